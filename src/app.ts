@@ -1,0 +1,84 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import type { AppEnv } from "./env";
+import { ApiError } from "./lib/errors";
+import { errorFields, log } from "./lib/log";
+import { limitBody, requireJsonBody } from "./middleware/body";
+import { init } from "./middleware/init";
+import { authRoutes } from "./routes/auth";
+import { healthRoutes } from "./routes/health";
+import { userRoutes } from "./routes/users";
+
+/** Headers a browser client may read (rate-limit headers join here when they exist). */
+export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After"];
+
+export function createApp() {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", init);
+  app.use(
+    "*",
+    cors({
+      origin: (origin, c) => {
+        const allowed = c.var.config.corsOrigins;
+        return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ["Authorization", "Content-Type"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: EXPOSED_HEADERS,
+      maxAge: 600,
+    }),
+  );
+  app.use("*", limitBody, requireJsonBody);
+
+  app.route("/api/health", healthRoutes);
+  app.route("/api/auth", authRoutes);
+  app.route("/api/users", userRoutes);
+
+  app.notFound((c) => {
+    // The path exists under another method: 405 with the methods it does take.
+    const allowed = allowedMethods(app, c.req.path);
+    if (allowed.length > 0) {
+      const err = new ApiError("method_not_allowed", `Method ${c.req.method} is not allowed on this route`);
+      return c.json(err.toBody(), 405, { Allow: allowed.join(", ") });
+    }
+    return c.json(new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`).toBody(), 404);
+  });
+
+  app.onError((err, c) => {
+    const apiError = toApiError(err);
+    if (apiError.status >= 500) {
+      log("error", apiError.code, { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, ...errorFields(err) });
+    }
+    return c.json(apiError.toBody(), apiError.status, apiError.headers);
+  });
+
+  return app;
+}
+
+function toApiError(err: Error): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof HTTPException) {
+    // Hono's own 400s are malformed bodies (e.g. invalid JSON in the validator).
+    if (err.status === 400) {
+      return new ApiError("validation_error", "Malformed JSON in request body", [
+        { field: "body", message: "Body is not valid JSON" },
+      ]);
+    }
+    if (err.status === 413) return new ApiError("payload_too_large", "Request body too large");
+    if (err.status === 401) return new ApiError("unauthorized", "Authentication required");
+    if (err.status === 404) return new ApiError("not_found", "Resource not found");
+  }
+  return new ApiError("internal_server_error", "Something went wrong");
+}
+
+function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === "ALL" || route.path.includes("*")) continue;
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\/$/, "")}/?$`);
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  return [...methods];
+}

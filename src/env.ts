@@ -1,0 +1,97 @@
+import type { DrizzleD1Database } from "drizzle-orm/d1";
+import type { Role } from "./db/schema";
+import type { EventPublisher } from "./services/events";
+import type * as schema from "./db/schema";
+
+export type Database = DrizzleD1Database<typeof schema>;
+
+/** The authenticated caller, from a verified access token. */
+export interface Actor {
+  userId: string;
+  organizationId: string;
+  role: Role;
+  /** The refresh-token family (login session) the access token was issued for. */
+  sessionId?: string;
+}
+
+/** Settings read once from `[vars]` and secrets; handlers never read `env` strings directly. */
+export interface Config {
+  registrationEnabled: boolean;
+  jwtSecret: Uint8Array;
+  jwtIssuer: string;
+  jwtAudience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  encryptionKey: Uint8Array;
+  maxBodyBytes: number;
+  corsOrigins: string[];
+  allowPrivateNetworkTargets: boolean;
+}
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    config: Config;
+    db: Database;
+    actor: Actor;
+    /** Where dashboard/widget changes are committed with their events (webhooks plug in here). */
+    events: EventPublisher;
+  };
+};
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const MIN_SECRET_LENGTH = 32;
+
+function bool(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === "") return fallback;
+  return value === "true" || value === "1";
+}
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function decodeBase64(value: string): Uint8Array {
+  try {
+    return Uint8Array.from(atob(value), (ch) => ch.charCodeAt(0));
+  } catch {
+    return new Uint8Array();
+  }
+}
+
+// Parsed once per isolate: `env` does not change while an isolate lives.
+let cached: { env: Env; config: Config } | undefined;
+
+/** Parses and checks the Worker's settings; throws ConfigError for a missing or weak secret. */
+export function loadConfig(env: Env): Config {
+  if (cached?.env === env) return cached.config;
+  const jwtSecret = env.JWT_SECRET ?? "";
+  if (jwtSecret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`JWT_SECRET is missing or shorter than ${MIN_SECRET_LENGTH} characters`);
+  }
+  const encryptionKey = decodeBase64(env.ENCRYPTION_KEY ?? "");
+  if (encryptionKey.length !== 32) {
+    throw new ConfigError("ENCRYPTION_KEY is missing or is not the base64 of exactly 32 bytes");
+  }
+  const config: Config = {
+    registrationEnabled: bool(env.REGISTRATION_ENABLED, true),
+    jwtSecret: new TextEncoder().encode(jwtSecret),
+    jwtIssuer: env.JWT_ISSUER || "edgeboard",
+    jwtAudience: env.JWT_AUDIENCE || "edgeboard-api",
+    accessTokenTtlSeconds: positiveInt("ACCESS_TOKEN_TTL_SECONDS", env.ACCESS_TOKEN_TTL_SECONDS, 3600),
+    refreshTokenTtlSeconds: positiveInt("REFRESH_TOKEN_TTL_DAYS", env.REFRESH_TOKEN_TTL_DAYS, 30) * 86_400,
+    encryptionKey,
+    maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
+    corsOrigins: (env.CORS_ORIGINS || "*").split(",").map((s) => s.trim()).filter(Boolean),
+    allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
+  };
+  cached = { env, config };
+  return config;
+}

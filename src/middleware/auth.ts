@@ -1,0 +1,33 @@
+import { createMiddleware } from "hono/factory";
+import type { Role } from "../db/schema";
+import type { AppEnv } from "../env";
+import { forbidden, unauthorized } from "../lib/errors";
+import { verifyAccessToken } from "../lib/jwt";
+import { findActor } from "../services/users";
+
+const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
+
+/**
+ * Requires a valid access token. The user is re-read from D1 (one primary-key lookup) so a
+ * deleted user or a changed role takes effect at once, not when the token expires.
+ */
+export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const match = BEARER.exec(c.req.header("authorization") ?? "");
+  if (!match) throw unauthorized("Missing or malformed Authorization: Bearer header");
+  const claims = await verifyAccessToken(match[1]!, c.var.config);
+  const actor = await findActor(c.var.db, claims.userId, claims.organizationId);
+  if (!actor) throw unauthorized("Invalid or expired access token");
+  c.set("actor", claims.sessionId ? { ...actor, sessionId: claims.sessionId } : actor);
+  await next();
+});
+
+const RANK: Record<Role, number> = { viewer: 0, editor: 1, admin: 2 };
+
+/** Viewers read; editors also write dashboards and widgets; admins also manage users and sources. */
+export const requireRole = (minimum: Role) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    if (RANK[c.var.actor.role] < RANK[minimum]) {
+      throw forbidden(`This action requires the ${minimum} role or higher`);
+    }
+    await next();
+  });

@@ -1,0 +1,31 @@
+import { z } from "zod";
+
+export const uuid = z.string().uuid();
+export const idParam = z.object({ id: uuid });
+
+/** Trimmed, lower-cased email: the stored form, so uniqueness is case-insensitive. */
+export const email = z.string().trim().toLowerCase().max(254).pipe(z.email({ message: "Invalid email address" }));
+export const newPassword = z
+  .string()
+  .min(8, { message: "Password must be at least 8 characters" })
+  .max(128, { message: "Password must be at most 128 characters" });
+export const personName = z.string().trim().min(1, { message: "Required" }).max(100);
+
+/** A JSON object whose serialized form is at most `maxBytes` (config, layout). */
+export const jsonObject = (maxBytes: number) =>
+  z.record(z.string(), z.unknown()).refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= maxBytes, {
+    message: `Must serialize to at most ${maxBytes / 1024} KiB of JSON`,
+  });
+
+/** `sort` values: a field name with an optional `-` for descending. */
+export const sortParam = <const F extends readonly [string, ...string[]]>(fields: F, fallback: string) =>
+  z
+    .enum([...fields, ...fields.map((f) => `-${f}`)] as [string, ...string[]])
+    .default(fallback)
+    .transform((value) => ({
+      field: value.replace(/^-/, "") as F[number],
+      direction: value.startsWith("-") ? ("desc" as const) : ("asc" as const),
+    }));
+
+/** `true` / `false` in a query string. */
+export const booleanQuery = z.enum(["true", "false"]).transform((v) => v === "true");

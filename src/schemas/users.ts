@@ -1,0 +1,37 @@
+import { z } from "zod";
+import { ROLES } from "../db/schema";
+import { paginationQuery } from "../lib/pagination";
+import { email, newPassword, personName, sortParam } from "./common";
+
+export const updateMeBody = z
+  .strictObject({ firstName: personName.optional(), lastName: personName.optional() });
+
+export const changePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(1024),
+  newPassword,
+});
+
+export const createUserBody = z.strictObject({
+  email,
+  password: newPassword,
+  firstName: personName,
+  lastName: personName,
+  role: z.enum(ROLES),
+});
+
+export const updateUserBody = z.strictObject({
+  firstName: personName.optional(),
+  lastName: personName.optional(),
+  role: z.enum(ROLES).optional(),
+});
+
+export const listUsersQuery = z.object({
+  ...paginationQuery,
+  sort: sortParam(["email", "createdAt", "updatedAt"], "-createdAt"),
+  role: z.enum(ROLES).optional(),
+});
+
+export type UpdateMeInput = z.infer<typeof updateMeBody>;
+export type CreateUserInput = z.infer<typeof createUserBody>;
+export type UpdateUserInput = z.infer<typeof updateUserBody>;
+export type ListUsersQuery = z.infer<typeof listUsersQuery>;

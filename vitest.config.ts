@@ -1,0 +1,27 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the bindings from wrangler.toml (real D1, Durable Objects,
+// Queues). The same drizzle/ migrations wrangler applies are applied by test/setup.ts.
+export default defineConfig({
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          // Test-only secrets; production values come from `wrangler secret put`.
+          JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
+          ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+          ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          TEST_MIGRATIONS: await readD1Migrations("./drizzle"),
+        },
+      },
+    })),
+  ],
+  test: {
+    include: ["test/**/*.test.ts"],
+    setupFiles: ["./test/setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
