@@ -1,5 +1,7 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+// @ts-expect-error a plain .mjs script (the one `npm run dev` uses), no type declarations
+import { buildSampleSeedStatements } from "./scripts/sample-seed.mjs";
 
 // Tests run inside workerd with the bindings from wrangler.toml (real D1, Durable Objects,
 // Queues). The same drizzle/ migrations wrangler applies are applied by test/setup.ts.
@@ -14,6 +16,9 @@ export default defineConfig({
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
           TEST_MIGRATIONS: await readD1Migrations("./drizzle"),
+          // The sample data source: its own migrations and the same generated seed as npm run dev.
+          SAMPLE_MIGRATIONS: await readD1Migrations("./sample-db/migrations"),
+          SAMPLE_SEED: buildSampleSeedStatements() as string[],
         },
       },
     })),
