@@ -21,7 +21,7 @@ export const widgetBody = (overrides: Record<string, unknown> = {}) => ({
 export async function newWidget(user: TestUser, dashboardId: string, overrides: Record<string, unknown> = {}) {
   const res = await api("POST", `/api/dashboards/${dashboardId}/widgets`, { token: user.token, body: widgetBody(overrides) });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string } & Record<string, unknown>;
+  return res.body as { id: string; createdAt: string; updatedAt: string } & Record<string, unknown>;
 }
 
 export const dataSourceBody = (overrides: Record<string, unknown> = {}, connection: Record<string, unknown> = {}) => ({
@@ -41,7 +41,7 @@ export const dataSourceBody = (overrides: Record<string, unknown> = {}, connecti
 export async function newDataSource(admin: TestUser, overrides: Record<string, unknown> = {}, connection: Record<string, unknown> = {}) {
   const res = await api("POST", "/api/data-sources", { token: admin.token, body: dataSourceBody(overrides, connection) });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string } & Record<string, unknown>;
+  return res.body as { id: string; createdAt: string; updatedAt: string } & Record<string, unknown>;
 }
 
 /** The fields named in a validation error's details. */
