@@ -41,6 +41,8 @@ export type AppEnv = {
     actor: Actor;
     /** Where dashboard/widget changes are committed with their events (webhooks plug in here). */
     events: EventPublisher;
+    /** The built-in sample data source's database (widget data). */
+    sampleDb: D1Database;
   };
 };
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import * as schema from "../src/db/schema";
 import { loadConfig } from "../src/env";
 import { getDataSourceWithSecret } from "../src/services/data-sources";
+import { SAMPLE_DATA_SOURCE_ID as SAMPLE_ID } from "../src/services/sample-source";
 import { NIL_UUID, dataSourceBody, fieldsOf, newDashboard, newDataSource, newWidget } from "./crud-helpers";
 import { ISO_MS, UUID, addMember, api, expectError, registerOrg, type TestUser } from "./helpers";
 
@@ -117,7 +118,9 @@ describe("POST /api/data-sources", () => {
     expectError(await api("POST", "/api/data-sources", { token: viewer.token, body: dataSourceBody() }), 403, "forbidden");
     expectError(await api("POST", "/api/data-sources", { body: dataSourceBody() }), 401, "unauthorized");
     const list = await api("GET", "/api/data-sources", { token: admin.token });
-    expect(list.body.meta.total).toBe(0);
+    // Only the built-in sample source, which every organization lists.
+    expect(list.body.meta.total).toBe(1);
+    expect(list.body.data.map((d: { type: string }) => d.type)).toEqual(["sample"]);
   });
 
   it("answers 413, malformed JSON and wrong content type", async () => {
@@ -143,11 +146,13 @@ describe("GET /api/data-sources", () => {
     for (let i = 0; i < 3; i++) created.push(await newDataSource(admin, { name: `Source ${i}` }));
 
     for (const member of [viewer, editor, admin]) {
-      const res = await api("GET", "/api/data-sources?limit=2", { token: member.token });
+      const res = await api("GET", "/api/data-sources?limit=3", { token: member.token });
       expect(res.status).toBe(200);
-      expect(res.body.meta).toEqual({ total: 3, page: 1, limit: 2, pages: 2 });
-      expect(res.body.data).toHaveLength(2);
-      for (const item of res.body.data) {
+      // The three sources plus the built-in sample, which comes first.
+      expect(res.body.meta).toEqual({ total: 4, page: 1, limit: 3, pages: 2 });
+      expect(res.body.data).toHaveLength(3);
+      expect(res.body.data[0]).toMatchObject({ id: SAMPLE_ID, type: "sample" });
+      for (const item of res.body.data.slice(1)) {
         expect(item).toEqual({
           id: expect.stringMatching(UUID),
           name: expect.stringMatching(/^Source \d$/),
@@ -170,10 +175,14 @@ describe("GET /api/data-sources", () => {
     await newDataSource(admin, { name: "Gamma" });
     const names = async (query: string) =>
       (await api("GET", `/api/data-sources?${query}`, { token: admin.token })).body.data.map((d: { name: string }) => d.name);
-    expect(await names("sort=name")).toEqual(["Alpha_prod", "beta warehouse", "Gamma"]);
-    expect(await names("sort=-name")).toEqual(["Gamma", "beta warehouse", "Alpha_prod"]);
+    // The built-in sample is first whatever the sort, and filtered like any other source.
+    const SAMPLE = "Sample data (built-in)";
+    expect(await names("sort=name")).toEqual([SAMPLE, "Alpha_prod", "beta warehouse", "Gamma"]);
+    expect(await names("sort=-name")).toEqual([SAMPLE, "Gamma", "beta warehouse", "Alpha_prod"]);
     expect(await names("")).toEqual(await names("sort=-createdAt"));
     expect(await names("type=mysql")).toEqual(["beta warehouse"]);
+    expect(await names("type=sample")).toEqual([SAMPLE]);
+    expect(await names("q=built-in")).toEqual([SAMPLE]);
     expect(await names("q=ALPHA")).toEqual(["Alpha_prod"]);
     expect(await names("q=a_p")).toEqual(["Alpha_prod"]);
     expect(await names("q=e_w")).toEqual([]);

@@ -183,7 +183,7 @@ export function mysqlFailure(err: unknown, limits: QueryLimits): QueryFailure {
   if (e.errno === 1792) return new QueryFailure("forbidden_statement", `Refused by the read-only transaction: ${message}`);
   // 1044/1045 access denied, 1049 unknown database, 1040 too many connections; no errno: network/driver.
   if (e.errno === 1044 || e.errno === 1045 || e.errno === 1049 || e.errno === 1040 || e.errno === undefined || e.fatal) {
-    return new QueryFailure("data_source_unavailable", `Could not query the data source: ${message}`);
+    return new QueryFailure("data_source_unavailable", "Could not connect to or log in to the data source", message);
   }
   return new QueryFailure("query_error", message);
 }

@@ -162,7 +162,7 @@ export function postgresFailure(err: unknown, limits: QueryLimits): QueryFailure
   }
   // Class 28 (authorization), 3D000 (no such database), 08 (connection), 53/57P (server state), driver errors.
   if (/^(28|08|53|57P)/.test(code) || code === "3D000" || !e.severity) {
-    return new QueryFailure("data_source_unavailable", `Could not query the data source: ${message}`);
+    return new QueryFailure("data_source_unavailable", "Could not connect to or log in to the data source", message);
   }
   return new QueryFailure("query_error", message);
 }

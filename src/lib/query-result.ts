@@ -58,12 +58,17 @@ export const WIDGET_DATA_ERROR_CODES = [
 ] as const;
 export type WidgetDataErrorCode = (typeof WIDGET_DATA_ERROR_CODES)[number];
 
-/** The one error type of the query layer; it becomes `{ error: { code, message } }` on its widget. */
+/**
+ * The one error type of the query layer; it becomes `{ error: { code, message } }` on its widget.
+ * `message` is shown to the dashboard's members; `detail` (a driver's words, which may name hosts
+ * and users) only goes to the logs.
+ */
 export class QueryFailure extends Error {
   override name = "QueryFailure";
   constructor(
     readonly code: WidgetDataErrorCode,
     message: string,
+    readonly detail?: string,
   ) {
     super(message);
   }

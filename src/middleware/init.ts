@@ -29,5 +29,6 @@ export const init = createMiddleware<AppEnv>(async (c, next) => {
   }
   c.set("db", drizzle(c.env.DB, { schema }));
   c.set("events", noEvents);
+  c.set("sampleDb", c.env.SAMPLE_DB);
   await next();
 });

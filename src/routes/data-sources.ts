@@ -3,12 +3,14 @@ import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
 import { idParam } from "../schemas/common";
+import { isSampleDataSource } from "../services/sample-source";
 import { createDataSourceBody, listDataSourcesQuery, updateDataSourceBody } from "../schemas/data-sources";
 import {
   createDataSource,
   deleteDataSource,
   getDataSource,
   listDataSources,
+  sampleDataSourceDetail,
   toDataSourceResponse,
   updateDataSource,
 } from "../services/data-sources";
@@ -24,6 +26,7 @@ export const dataSourceRoutes = new Hono<AppEnv>()
     return c.json(toDataSourceResponse(source), 201);
   })
   .get("/:id", requireRole("admin"), validate("param", idParam), async (c) => {
+    if (isSampleDataSource(c.req.valid("param").id)) return c.json(sampleDataSourceDetail());
     return c.json(toDataSourceResponse(await getDataSource(c.var.db, c.var.actor, c.req.valid("param").id)));
   })
   .patch("/:id", requireRole("admin"), validate("param", idParam), validate("json", updateDataSourceBody), async (c) => {

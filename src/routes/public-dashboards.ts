@@ -8,5 +8,5 @@ import { presentWidgets } from "../services/widgets";
 /** Read-only, tokenless views of dashboards marked `isPublic`. */
 export const publicDashboardRoutes = new Hono<AppEnv>().get("/:id", validate("param", idParam), async (c) => {
   const { dashboard, widgets } = await getPublicDashboard(c.var.db, c.req.valid("param").id);
-  return c.json(toPublicDashboardResponse(dashboard, await presentWidgets(c.var, widgets)));
+  return c.json(toPublicDashboardResponse(dashboard, await presentWidgets(c.var, widgets, { publicView: true })));
 });

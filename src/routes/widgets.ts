@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
-import { createWidgetBody, dashboardIdParam, listWidgetsQuery, updateWidgetBody, widgetIdParams } from "../schemas/widgets";
+import { createWidgetBody, dashboardIdParam, listWidgetsQuery, updateWidgetBody, widgetDataQuery, widgetIdParams } from "../schemas/widgets";
 import {
   createWidget,
   deleteWidget,
@@ -11,6 +11,7 @@ import {
   presentWidget,
   presentWidgets,
   updateWidget,
+  widgetData,
 } from "../services/widgets";
 
 /** Mounted at /api/dashboards/:dashboardId/widgets. */
@@ -28,6 +29,12 @@ export const widgetRoutes = new Hono<AppEnv>()
   .get("/:id", validate("param", widgetIdParams), async (c) => {
     const { dashboardId, id } = c.req.valid("param");
     return c.json(await presentWidget(c.var, await getWidget(c.var.db, c.var.actor, dashboardId, id)));
+  })
+  .get("/:id/data", validate("param", widgetIdParams), validate("query", widgetDataQuery), async (c) => {
+    const { dashboardId, id } = c.req.valid("param");
+    const widget = await getWidget(c.var.db, c.var.actor, dashboardId, id);
+    // 200 with the widget's `data`, whatever it holds: a failing query is data about the widget, not a failed request.
+    return c.json({ id: widget.id, data: await widgetData(c.var, widget, { refresh: c.req.valid("query").refresh }) });
   })
   .patch("/:id", requireRole("editor"), validate("param", widgetIdParams), validate("json", updateWidgetBody), async (c) => {
     const { dashboardId, id } = c.req.valid("param");

@@ -48,7 +48,8 @@ export const updateDataSourceBody = z
 export const listDataSourcesQuery = z.object({
   ...paginationQuery,
   sort: sortParam(["name", "createdAt", "updatedAt"], "-createdAt"),
-  type: z.enum(DATA_SOURCE_TYPES).optional(),
+  // "sample": only the built-in sample source (it is not a type a source can be created with).
+  type: z.enum([...DATA_SOURCE_TYPES, "sample"]).optional(),
   q: searchQuery,
 });
 

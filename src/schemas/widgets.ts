@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { WIDGET_TYPES } from "../db/schema";
 import { paginationQuery } from "../lib/pagination";
-import { NON_EMPTY_PATCH, displayName, jsonObject, nonEmptyPatch, uuid } from "./common";
+import { NON_EMPTY_PATCH, booleanQuery, displayName, jsonObject, nonEmptyPatch, uuid } from "./common";
 
 /** The dashboard grid: 12 columns; rows grow downwards. */
 export const GRID = {
@@ -66,6 +66,9 @@ export const updateWidgetBody = z
   .refine(fitsGrid, GRID_REFINEMENT);
 
 export const listWidgetsQuery = z.object({ ...paginationQuery });
+
+/** GET .../widgets/:id/data: `refresh=true` runs the query now instead of answering from the cache. */
+export const widgetDataQuery = z.object({ refresh: booleanQuery.optional().default(false) });
 
 export type CreateWidgetInput = z.infer<typeof createWidgetBody>;
 export type UpdateWidgetInput = z.infer<typeof updateWidgetBody>;

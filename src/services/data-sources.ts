@@ -2,7 +2,7 @@ import { and, count, eq, sql, type SQL } from "drizzle-orm";
 import { dataSources, widgets, type DataSource, type DataSourceType, type SslMode } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
-import { conflict, notFound, validationError } from "../lib/errors";
+import { conflict, forbidden, notFound, validationError } from "../lib/errors";
 import { offsetOf, pageOf } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
@@ -12,6 +12,7 @@ import {
   type ListDataSourcesQuery,
   type UpdateDataSourceInput,
 } from "../schemas/data-sources";
+import { isSampleDataSource, sampleDataSourceResponse } from "./sample-source";
 
 /**
  * The one place a data source becomes a response. The password is write-only: only whether
@@ -47,14 +48,26 @@ export function toDataSourceListItem(row: DataSource) {
 
 const inOrg = (actor: Actor, id: string) => and(eq(dataSources.id, id), eq(dataSources.organizationId, actor.organizationId));
 
+/** The built-in sample is shared by every organization and belongs to none: nobody edits or deletes it. */
+function assertNotSample(id: string): void {
+  if (isSampleDataSource(id)) throw forbidden("The built-in sample data source is read-only: it cannot be changed or deleted");
+}
+
+/** GET /api/data-sources/:id for the sample: no connection to show. */
+export function sampleDataSourceDetail() {
+  const { id, name, type, createdAt, updatedAt } = sampleDataSourceResponse();
+  return { id, name, type, connection: null, createdAt, updatedAt };
+}
+
 export async function getDataSource(db: Database, actor: Actor, id: string): Promise<DataSource> {
   const row = await db.select().from(dataSources).where(inOrg(actor, id)).get();
   if (!row) throw notFound("Data source");
   return row;
 }
 
-/** Rejects a widget's `dataSourceId` that is not a source of the caller's organization. */
+/** Rejects a widget's `dataSourceId` that is not a source of the caller's organization (or the sample). */
 export async function assertUsableDataSource(db: Database, actor: Actor, id: string): Promise<void> {
+  if (isSampleDataSource(id)) return;
   const row = await db.select({ id: dataSources.id }).from(dataSources).where(inOrg(actor, id)).get();
   if (!row) throw validationError("dataSourceId", "No data source with this id in your organization");
 }
@@ -65,10 +78,27 @@ const DATA_SOURCE_SORT = {
   updatedAt: dataSources.updatedAt,
 } as const;
 
+/** The sample source's list item, if the list's filters let it through. */
+function sampleListItem(query: ListDataSourcesQuery) {
+  const sample = sampleDataSourceResponse();
+  if (query.type && query.type !== sample.type) return null;
+  if (query.q && !sample.name.toLowerCase().includes(query.q.toLowerCase())) return null;
+  const { id, name, type, createdAt, updatedAt } = sample;
+  return { id, name, type, createdAt, updatedAt };
+}
+
+/**
+ * The organization's sources, with the built-in sample first on the first page whatever the
+ * sort (it counts in `total`, so later pages shift by one).
+ */
 export async function listDataSources(db: Database, actor: Actor, query: ListDataSourcesQuery) {
+  const sample = sampleListItem(query);
+  const skip = offsetOf(query.page, query.limit);
+  const samplesOnPage = sample && skip === 0 ? 1 : 0;
+  const dbOffset = sample ? Math.max(0, skip - 1) : skip;
   const filters: (SQL | undefined)[] = [
     eq(dataSources.organizationId, actor.organizationId),
-    query.type ? eq(dataSources.type, query.type) : undefined,
+    query.type === "sample" ? sql`0` : query.type ? eq(dataSources.type, query.type) : undefined,
     query.q ? sql`${dataSources.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
   ];
   const where = and(...filters);
@@ -78,11 +108,12 @@ export async function listDataSources(db: Database, actor: Actor, query: ListDat
       .from(dataSources)
       .where(where)
       .orderBy(...orderWithTieBreak(DATA_SOURCE_SORT[query.sort.field], dataSources.id, query.sort.direction))
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
+      .limit(query.limit - samplesOnPage)
+      .offset(dbOffset),
     db.select({ total: count() }).from(dataSources).where(where),
   ]);
-  return pageOf(rows.map(toDataSourceListItem), totals?.total ?? 0, query.page, query.limit);
+  const items = rows.map(toDataSourceListItem);
+  return pageOf(samplesOnPage ? [sample!, ...items] : items, (totals?.total ?? 0) + (sample ? 1 : 0), query.page, query.limit);
 }
 
 async function encryptedPassword(password: string | null, key: Uint8Array) {
@@ -121,6 +152,7 @@ export async function updateDataSource(
   input: UpdateDataSourceInput,
   key: Uint8Array,
 ): Promise<DataSource> {
+  assertNotSample(id);
   await getDataSource(db, actor, id);
   const { password, ...connection } = input.connection ?? {};
   const changes: Partial<DataSource> = {
@@ -138,6 +170,7 @@ export async function updateDataSource(
 
 /** Deletes a source no widget uses; the check is part of the DELETE so a racing widget cannot slip in between. */
 export async function deleteDataSource(db: Database, actor: Actor, id: string): Promise<void> {
+  assertNotSample(id);
   const deleted = await db
     .delete(dataSources)
     .where(

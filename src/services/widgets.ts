@@ -1,27 +1,20 @@
 import { and, asc, count, eq } from "drizzle-orm";
 import { dashboards, widgets, type Widget, type WebhookEvent } from "../db/schema";
-import type { Actor, Config, Database } from "../env";
+import type { Actor, Database } from "../env";
 import { notFound, validationError } from "../lib/errors";
 import { offsetOf, pageOf } from "../lib/pagination";
 import { nowIso } from "../lib/time";
 import { GRID, gridOverflowMessage, type CreateWidgetInput, type ListWidgetsQuery, type UpdateWidgetInput } from "../schemas/widgets";
 import { assertUsableDataSource } from "./data-sources";
 import type { DomainEvent, EventPublisher } from "./events";
+import { loadWidgetData, type WidgetData, type WidgetDataContext, type WidgetDataOptions } from "./widget-data";
 
-export type WidgetData = Record<string, unknown>;
+export type { WidgetData, WidgetDataContext } from "./widget-data";
 
-/** What producing a widget's `data` may use; the widget-data issue adds what it needs here. */
-export interface WidgetDataContext {
-  db: Database;
-  config: Config;
-}
-
-/**
- * The single source of every widget response's `data`. Empty until widget data arrives in a
- * later issue; every response path (widget routes, dashboard view, public view) comes through here.
- */
-export async function widgetData(_ctx: WidgetDataContext, _widget: Widget): Promise<WidgetData> {
-  return {};
+/** The single source of every widget response's `data` (src/services/widget-data.ts). */
+export async function widgetData(ctx: WidgetDataContext, widget: Widget, options: WidgetDataOptions = {}): Promise<WidgetData> {
+  const [data] = await loadWidgetData(ctx, [widget], options);
+  return data ?? {};
 }
 
 /** The one place a widget becomes a response (the spec's widget fields, in the spec's order). */
@@ -44,18 +37,24 @@ export function toWidgetResponse(widget: Widget, data: WidgetData) {
 }
 export type WidgetResponse = ReturnType<typeof toWidgetResponse>;
 
-/** The public (tokenless) view: what is drawn, nothing that points at other resources or people. */
+/**
+ * The public (tokenless) view: what is drawn, nothing that points at other resources or people.
+ * The config loses its `query` and `params`: the public sees the results, not the SQL behind them.
+ */
 export function toPublicWidgetResponse(widget: WidgetResponse) {
   const { id, type, title, config, data, x, y, width, height } = widget;
-  return { id, type, title, config, data, x, y, width, height };
+  const { query: _query, params: _params, ...drawing } = config;
+  return { id, type, title, config: drawing, data, x, y, width, height };
 }
 
 export async function presentWidget(ctx: WidgetDataContext, widget: Widget): Promise<WidgetResponse> {
   return toWidgetResponse(widget, await widgetData(ctx, widget));
 }
 
-export function presentWidgets(ctx: WidgetDataContext, rows: Widget[]): Promise<WidgetResponse[]> {
-  return Promise.all(rows.map((row) => presentWidget(ctx, row)));
+/** Responses for many widgets: their queries run concurrently under one deadline (loadWidgetData). */
+export async function presentWidgets(ctx: WidgetDataContext, rows: Widget[], options: WidgetDataOptions = {}): Promise<WidgetResponse[]> {
+  const data = await loadWidgetData(ctx, rows, options);
+  return rows.map((row, i) => toWidgetResponse(row, data[i] ?? {}));
 }
 
 /** Grid order: top to bottom, left to right; id keeps the order total. */
