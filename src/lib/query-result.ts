@@ -92,7 +92,9 @@ export function sqlDatetimeToIso(text: string): string {
   const m = SQL_DATETIME.exec(text);
   if (!m) return text;
   const [, date, time, offset] = m;
-  if (!offset || offset === "Z" || /^[+-]00(:?00)?$/.test(offset)) return `${date}T${time}Z`;
+  // At least milliseconds, like every other timestamp of the API; finer digits are kept.
+  const clock = /\.\d{3,}$/.test(time!) ? time! : /\./.test(time!) ? time!.padEnd(12, "0") : `${time}.000`;
+  if (!offset || offset === "Z" || /^[+-]00(:?00)?$/.test(offset)) return `${date}T${clock}Z`;
   const parsed = new Date(`${date}T${time!.slice(0, 12)}${offset.length === 3 ? `${offset}:00` : offset}`);
   return Number.isNaN(parsed.getTime()) ? text : parsed.toISOString();
 }
