@@ -3,10 +3,13 @@
 //  1. .dev.vars with fresh random secrets if it is missing
 //  2. the drizzle/ migrations applied to the local D1
 //  3. the demo data seeded (idempotent)
-//  4. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1
+//  4. the sample data source's database (SAMPLE_DB): its migrations, then its deterministic rows
+//     (the seed empties and refills its tables, so a re-run restores them exactly)
+//  5. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { ensureDevVars } from "./lib/dev-vars.mjs";
+import { buildSampleSeedSql } from "./sample-seed.mjs";
 import { buildSeedSql, DEMO_USERS } from "./seed.mjs";
 
 const port = process.env.PORT ?? "8787";
@@ -25,6 +28,9 @@ wrangler(["d1", "migrations", "apply", "DB", "--local"]);
 mkdirSync(".wrangler", { recursive: true });
 writeFileSync(".wrangler/seed.sql", await buildSeedSql(vars));
 wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/seed.sql"]);
+wrangler(["d1", "migrations", "apply", "SAMPLE_DB", "--local"]);
+writeFileSync(".wrangler/sample-seed.sql", buildSampleSeedSql());
+wrangler(["d1", "execute", "SAMPLE_DB", "--local", "--file", ".wrangler/sample-seed.sql"]);
 
 console.log("\nDemo logins (local only):");
 for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(6)} ${u.email} / ${u.password}`);
