@@ -7,6 +7,7 @@ import { errorFields, log } from "./lib/log";
 import { limitBody, requireJsonBody } from "./middleware/body";
 import { init } from "./middleware/init";
 import { authRoutes } from "./routes/auth";
+import { dataSourceTestRoutes } from "./routes/data-source-tests";
 import { healthRoutes } from "./routes/health";
 import { userRoutes } from "./routes/users";
 
@@ -35,6 +36,8 @@ export function createApp() {
   app.route("/api/health", healthRoutes);
   app.route("/api/auth", authRoutes);
   app.route("/api/users", userRoutes);
+  // Before the data-sources CRUD router: its own two POST paths, no shared middleware.
+  app.route("/api/data-sources", dataSourceTestRoutes);
 
   app.notFound((c) => {
     // The path exists under another method: 405 with the methods it does take.
