@@ -99,6 +99,12 @@ describe("classifyPostgresError", () => {
     expect(failure.cause).toBe(err);
   });
 
+  it("names the host too when a runtime only says it cannot connect to a host name", () => {
+    const generic = new Error("proxy request failed, cannot connect to the specified address");
+    expect(classifyPostgresError(generic, "db.example.com").details.map((d) => d.field)).toEqual(["host", "port"]);
+    expect(classifyMysqlError(generic, "203.0.113.7").details.map((d) => d.field)).toEqual(["port"]);
+  });
+
   it("answers unknown with no details for anything else", () => {
     expect(classifyPostgresError(pgError("53300", "sorry, too many clients already")).toResult()).toEqual({
       success: false,

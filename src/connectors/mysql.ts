@@ -10,7 +10,7 @@ import { ConnectionFailure, type ConnectOptions, type Connector, type Connection
 const detail = (field: string, message: string) => [{ field, message }];
 
 /** Maps mysql2 / server errors (MySQL and MariaDB error numbers) to actionable failures. */
-export function classifyMysqlError(err: unknown): ConnectionFailure {
+export function classifyMysqlError(err: unknown, host?: string): ConnectionFailure {
   if (err instanceof ConnectionFailure) return err;
   const errno = (err as { errno?: unknown } | null)?.errno;
   switch (errno) {
@@ -41,7 +41,7 @@ export function classifyMysqlError(err: unknown): ConnectionFailure {
   if (code === "HANDSHAKE_SSL_ERROR" || /tls|ssl|certificate/i.test(err instanceof Error ? err.message : "")) {
     return sslHandshakeFailure(err);
   }
-  return classifyNetworkError(err) ?? unknownFailure(err, "MySQL");
+  return classifyNetworkError(err, host) ?? unknownFailure(err, "MySQL");
 }
 
 type MysqlConnection = mysql.Connection;
@@ -140,7 +140,7 @@ export const mysqlConnector: Connector = {
         (late) => void late.close(),
       );
     } catch (err) {
-      throw classifyMysqlError(err);
+      throw classifyMysqlError(err, connection.host);
     }
   },
 

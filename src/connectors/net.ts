@@ -148,11 +148,16 @@ const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 const detail = (field: string, message: string): FailureDetail[] => [{ field, message }];
 
-/** Failures below the database protocol, from Node-style error codes (and Workers' messages). */
-export function classifyNetworkError(err: unknown): ConnectionFailure | null {
+/**
+ * Failures below the database protocol, from Node-style error codes. Runtimes that only say
+ * "cannot connect" (wrangler 4.86's bundled workerd does, for a refused port and an
+ * unresolvable name alike) still answer `connection_refused`, naming the host too when it is a
+ * name that may not resolve.
+ */
+export function classifyNetworkError(err: unknown, host?: string): ConnectionFailure | null {
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : "";
-  if (["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"].includes(code) || /could not be resolved|dns lookup/i.test(message)) {
+  if (["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"].includes(code) || /could not be resolved|dns lookup failed/i.test(message)) {
     return new ConnectionFailure(
       "host_not_found",
       "The host name could not be resolved",
@@ -160,11 +165,15 @@ export function classifyNetworkError(err: unknown): ConnectionFailure | null {
       { cause: err },
     );
   }
-  if (code === "ECONNREFUSED" || /cannot connect to the specified address|connection refused/i.test(message)) {
+  if (code === "ECONNREFUSED") {
+    return new ConnectionFailure("connection_refused", "Nothing accepted the connection at this host and port", [PORT_HINT], { cause: err });
+  }
+  if (/cannot connect to the specified address|connection refused/i.test(message)) {
+    const maybeName = host !== undefined && !isIpLiteral(host);
     return new ConnectionFailure(
       "connection_refused",
-      "Nothing accepted the connection at this host and port",
-      detail("port", "Check the port, that the database server is running, and that its firewall admits connections"),
+      "Could not connect to this host and port",
+      maybeName ? [{ field: "host", message: "Check that this host name resolves" }, PORT_HINT] : [PORT_HINT],
       { cause: err },
     );
   }
@@ -183,6 +192,13 @@ export function classifyNetworkError(err: unknown): ConnectionFailure | null {
   }
   return null;
 }
+
+const PORT_HINT: FailureDetail = {
+  field: "port",
+  message: "Check the port, that the database server is running, and that its firewall admits connections",
+};
+
+const isIpLiteral = (host: string) => net.isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0;
 
 export function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;

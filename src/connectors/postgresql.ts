@@ -56,7 +56,7 @@ async function negotiateSsl(socket: Socket, connection: ConnectionSettings, scop
 const detail = (field: string, message: string) => [{ field, message }];
 
 /** Maps postgres.js / server errors (SQLSTATE codes) to failures a person can act on. */
-export function classifyPostgresError(err: unknown): ConnectionFailure {
+export function classifyPostgresError(err: unknown, host?: string): ConnectionFailure {
   if (err instanceof ConnectionFailure) return err;
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : "";
@@ -80,7 +80,7 @@ export function classifyPostgresError(err: unknown): ConnectionFailure {
     case "CONNECT_TIMEOUT":
       return new ConnectionFailure("timeout", "The server did not answer in time", detail("host", "Check the host, port and firewall"), { cause: err });
   }
-  return classifyNetworkError(err) ?? unknownFailure(err, "PostgreSQL");
+  return classifyNetworkError(err, host) ?? unknownFailure(err, "PostgreSQL");
 }
 
 class PostgresSession implements Session {
@@ -163,7 +163,7 @@ export const postgresqlConnector: Connector = {
         (late) => void late.close(),
       );
     } catch (err) {
-      throw classifyPostgresError(err);
+      throw classifyPostgresError(err, connection.host);
     }
   },
 
