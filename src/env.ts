@@ -26,6 +26,8 @@ export interface Config {
   maxBodyBytes: number;
   corsOrigins: string[];
   allowPrivateNetworkTargets: boolean;
+  /** Upper bound for one data-source connection test, socket closed after it. */
+  testConnectionTimeoutMs: number;
 }
 
 export type AppEnv = {
@@ -91,6 +93,7 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     corsOrigins: (env.CORS_ORIGINS || "*").split(",").map((s) => s.trim()).filter(Boolean),
     allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
+    testConnectionTimeoutMs: positiveInt("TEST_CONNECTION_TIMEOUT_MS", env.TEST_CONNECTION_TIMEOUT_MS, 10_000),
   };
   cached = { env, config };
   return config;
