@@ -8,6 +8,7 @@ import { limitBody, requireJsonBody } from "./middleware/body";
 import { init } from "./middleware/init";
 import { authRoutes } from "./routes/auth";
 import { dashboardRoutes } from "./routes/dashboards";
+import { dataSourceTestRoutes } from "./routes/data-source-tests";
 import { dataSourceRoutes } from "./routes/data-sources";
 import { healthRoutes } from "./routes/health";
 import { publicDashboardRoutes } from "./routes/public-dashboards";
@@ -44,6 +45,8 @@ export function createApp() {
   app.route("/api/dashboards/:dashboardId/widgets", widgetRoutes);
   app.route("/api/dashboards", dashboardRoutes);
   app.route("/api/public/dashboards", publicDashboardRoutes);
+  // Connection tests before the data-sources CRUD router: their own two POST paths.
+  app.route("/api/data-sources", dataSourceTestRoutes);
   app.route("/api/data-sources", dataSourceRoutes);
 
   app.notFound((c) => {

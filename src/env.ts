@@ -26,6 +26,8 @@ export interface Config {
   maxBodyBytes: number;
   corsOrigins: string[];
   allowPrivateNetworkTargets: boolean;
+  /** Upper bound for one data-source connection test, socket closed after it. */
+  testConnectionTimeoutMs: number;
   /** Widget data: statement timeout, row cap, and the dashboard view's overall deadline. */
   queryTimeoutMs: number;
   queryMaxRows: number;
@@ -97,6 +99,7 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     corsOrigins: (env.CORS_ORIGINS || "*").split(",").map((s) => s.trim()).filter(Boolean),
     allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
+    testConnectionTimeoutMs: positiveInt("TEST_CONNECTION_TIMEOUT_MS", env.TEST_CONNECTION_TIMEOUT_MS, 10_000),
     queryTimeoutMs: positiveInt("QUERY_TIMEOUT_MS", env.QUERY_TIMEOUT_MS, 15_000),
     queryMaxRows: positiveInt("QUERY_MAX_ROWS", env.QUERY_MAX_ROWS, 5_000),
     widgetDataDeadlineMs: positiveInt("WIDGET_DATA_DEADLINE_MS", env.WIDGET_DATA_DEADLINE_MS, 20_000),

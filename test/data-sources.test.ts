@@ -39,7 +39,8 @@ describe("POST /api/data-sources", () => {
       id: expect.stringMatching(UUID),
       name: "PostgreSQL Production",
       type: "postgresql",
-      connection: { host: "127.0.0.1", port: 5432, database: "mydb", username: "user", ssl: "prefer", hasPassword: true },
+      // No ssl given: loopback hosts default to disable (remote ones to prefer).
+      connection: { host: "127.0.0.1", port: 5432, database: "mydb", username: "user", ssl: "disable", hasPassword: true },
       createdAt: expect.stringMatching(ISO_MS),
       updatedAt: expect.stringMatching(ISO_MS),
     });
@@ -57,7 +58,7 @@ describe("POST /api/data-sources", () => {
       organizationId: expect.stringMatching(UUID),
       name: "PostgreSQL Production",
       type: "postgresql",
-      connection: { host: "127.0.0.1", port: 5432, database: "mydb", username: "user", password: PASSWORD, ssl: "prefer" },
+      connection: { host: "127.0.0.1", port: 5432, database: "mydb", username: "user", password: PASSWORD, ssl: "disable" },
     });
   });
 
@@ -213,17 +214,17 @@ describe("GET, PATCH, DELETE /api/data-sources/:id", () => {
     const url = `/api/data-sources/${source.id}`;
     const before = await env.DB.prepare("SELECT password_encrypted AS c FROM data_sources WHERE id = ?").bind(source.id).first<{ c: string }>();
 
-    const port = await api("PATCH", url, { token: admin.token, body: { name: " Renamed ", connection: { port: 6543, ssl: "require" } } });
+    const port = await api("PATCH", url, { token: admin.token, body: { name: " Renamed ", connection: { ssl: "require" } } });
     expect(port.status).toBe(200);
     expect(port.body).toEqual({
       ...source,
       name: "Renamed",
-      connection: { host: "127.0.0.1", port: 6543, database: "mydb", username: "user", ssl: "require", hasPassword: true },
+      connection: { host: "127.0.0.1", port: 5432, database: "mydb", username: "user", ssl: "require", hasPassword: true },
       updatedAt: expect.stringMatching(ISO_MS),
     });
     const kept = await env.DB.prepare("SELECT password_encrypted AS c FROM data_sources WHERE id = ?").bind(source.id).first<{ c: string }>();
     expect(kept?.c).toBe(before?.c);
-    expect((await secretOf(admin, source.id)).connection).toMatchObject({ port: 6543, password: PASSWORD });
+    expect((await secretOf(admin, source.id)).connection).toMatchObject({ ssl: "require", password: PASSWORD });
 
     const raw = await rawText("PATCH", url, admin.token, { connection: { password: "brand-new-pass" } });
     expect(raw).not.toContain("brand-new-pass");
@@ -231,9 +232,33 @@ describe("GET, PATCH, DELETE /api/data-sources/:id", () => {
     expect((await secretOf(admin, source.id)).connection.password).toBe("brand-new-pass");
 
     const cleared = await api("PATCH", url, { token: admin.token, body: { connection: { password: null }, type: "mysql" } });
+    expect(cleared.status).toBe(200);
     expect(cleared.body).toMatchObject({ type: "mysql", connection: { hasPassword: false } });
     expect((await secretOf(admin, source.id)).connection.password).toBeNull();
     expect((await api("GET", url, { token: admin.token })).body).toEqual(cleared.body);
+  });
+
+  it("never replays a stored password to a new destination: host, port, database, username or type need it again", async () => {
+    const admin = await registerOrg();
+    const source = await newDataSource(admin);
+    const url = `/api/data-sources/${source.id}`;
+    for (const change of [
+      { connection: { host: "db.example.com" } },
+      { connection: { port: 6543 } },
+      { connection: { database: "other" } },
+      { connection: { username: "someone" } },
+      { type: "mysql" },
+    ]) {
+      const res = await api("PATCH", url, { token: admin.token, body: change });
+      expect(expectError(res, 400, "validation_error"), JSON.stringify(change)).toEqual([
+        { field: "connection.password", message: expect.any(String) },
+      ]);
+    }
+    // Same host in another spelling is not a move; with the password sent again, a move is fine.
+    expect((await api("PATCH", url, { token: admin.token, body: { connection: { host: "127.0.0.1" } } })).status).toBe(200);
+    const moved = await api("PATCH", url, { token: admin.token, body: { connection: { port: 6543, password: "again-pass" } } });
+    expect(moved.status).toBe(200);
+    expect((await secretOf(admin, source.id)).connection).toMatchObject({ port: 6543, password: "again-pass" });
   });
 
   it("validates patches with dotted paths and refuses non-admins", async () => {

@@ -1,5 +1,8 @@
-// The real database servers the widget-data tests query, and a writable admin connection to
-// each for setting up (and checking) probe tables. Only 127.0.0.1.
+// The real database servers the widget-data tests query — the ones scripts/test-databases.sh
+// provisions (.ci/run runs it): a PostgreSQL cluster on 5433 that checks passwords
+// (scram-sha-256) and MariaDB, each with the `edgeboard` user owning `edgeboard_test` — and a
+// writable connection as that same user for setting up (and checking) probe tables. Only
+// 127.0.0.1. The user may write: the tests show that widget queries still cannot.
 import net from "node:net";
 import mysql from "mysql2/promise";
 import postgres from "postgres";
@@ -13,8 +16,9 @@ export interface DbTarget {
   password: string | null;
 }
 
-export const PG: DbTarget = { type: "postgresql", host: "127.0.0.1", port: 5432, database: "postgres", username: "postgres", password: "postgres" };
-export const MY: DbTarget = { type: "mysql", host: "127.0.0.1", port: 3306, database: "edgeboard_widget_test", username: "root", password: null };
+const TEST_USER = { database: "edgeboard_test", username: "edgeboard", password: "edgeboard-test-pw" };
+export const PG: DbTarget = { type: "postgresql", host: "127.0.0.1", port: 5433, ...TEST_USER };
+export const MY: DbTarget = { type: "mysql", host: "127.0.0.1", port: 3306, ...TEST_USER };
 
 /** A source body for POST /api/data-sources pointing at `target`. */
 export const sourceBody = (target: DbTarget, name = `${target.type} test`) => ({
@@ -47,19 +51,10 @@ export function pgAdmin(target: DbTarget = PG) {
         socket.once("connect", () => resolve(socket));
         socket.once("error", reject);
       }),
-  });
+  } as postgres.Options<{}>);
 }
 
-export async function mysqlAdmin(target: DbTarget = MY) {
-  const bootstrap = await mysql.createConnection({
-    host: target.host,
-    port: target.port,
-    user: target.username,
-    password: target.password ?? undefined,
-    disableEval: true,
-  } as mysql.ConnectionOptions);
-  await bootstrap.query(`CREATE DATABASE IF NOT EXISTS \`${target.database}\``);
-  await bootstrap.end();
+export function mysqlAdmin(target: DbTarget = MY) {
   return mysql.createConnection({
     host: target.host,
     port: target.port,

@@ -142,7 +142,7 @@ describe("widget data from the sample source", () => {
       "CREATE TABLE evil (a)",
       "REPLACE INTO customers (id) VALUES (1)",
     ];
-    const ids = [];
+    const ids: string[] = [];
     for (const query of attempts) ids.push((await dataWidget(admin, dashboard.id, query)).id);
     const res = await api("GET", `/api/dashboards/${dashboard.id}`, { token: admin.token });
     expect(res.status).toBe(200);

@@ -1,11 +1,11 @@
-// Widget queries on MySQL and MariaDB (mysql2). Each query runs alone in a
-// `START TRANSACTION READ ONLY` with the server's statement timeout set for the session
-// (MySQL `max_execution_time`, MariaDB `max_statement_time`), as a server-side prepared
+// Widget queries on a MySQL/MariaDB session (the connector's mysql2 connection). Each query
+// runs alone in a `START TRANSACTION READ ONLY` with the server's statement timeout set for the
+// session (MySQL `max_execution_time`, MariaDB `max_statement_time`), as a server-side prepared
 // statement (the binary protocol takes exactly one statement; `multipleStatements` stays off),
 // streamed so that reading stops after the row cap. Then ROLLBACK.
-import mysql from "mysql2";
-import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, type Cell, type ColumnType, type QueryLimits, type QueryResult } from "../lib/query-result";
-import { checkReadStatement, type QueryConnection, type QuerySession, type SessionOptions } from "./postgresql-query";
+import type mysql from "mysql2";
+import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, type Cell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
+import { checkReadStatement } from "./read-statement";
 
 // mysql2 column type codes (protocol ColumnType) to the API's column types.
 const MYSQL_TYPES: Record<number, ColumnType> = {
@@ -46,79 +46,47 @@ function columnType(field: FieldInfo): ColumnType {
 // MySQL's "SELECT ... INTO OUTFILE/DUMPFILE" writes a file on the server even in a read-only transaction.
 const FILE_WRITES = ["OUTFILE", "DUMPFILE"];
 
-type Conn = mysql.PoolConnection & { _isMariaDB?: boolean };
+/** The callback-style connection under a mysql2/promise one (streaming needs its events). */
+export type CoreConnection = mysql.Connection & { _isMariaDB?: boolean };
 
-const plainQuery = (conn: Conn, text: string) =>
+const plainQuery = (conn: CoreConnection, text: string) =>
   new Promise<void>((resolve, reject) => conn.query(text, (err) => (err ? reject(err) : resolve())));
 
-export function openMysqlSession(connection: QueryConnection, options: SessionOptions): QuerySession {
-  const pool = mysql.createPool({
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.username,
-    password: connection.password ?? undefined,
-    ...(connection.ssl === "require" && { ssl: {} }),
-    connectionLimit: options.maxConnections,
-    connectTimeout: options.connectTimeoutMs,
-    multipleStatements: false,
-    // BIGINT and DECIMAL as exact strings; dates as the server writes them (converted below).
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    dateStrings: true,
-    timezone: "Z",
-    // Workers forbid code generation; mysql2's row parsers otherwise compile with new Function.
-    disableEval: true,
-  } as mysql.PoolOptions);
-
-  const getConnection = () =>
-    new Promise<Conn>((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn as Conn))));
-
-  return {
-    async run(query, params, limits) {
-      const { analysis, bound } = checkReadStatement(query, "mysql", params);
-      const fileWrite = FILE_WRITES.find((w) => analysis.words.has(w));
-      if (fileWrite) throw new QueryFailure("forbidden_statement", `INTO ${fileWrite} is not allowed`);
-
-      let conn: Conn;
-      try {
-        conn = await getConnection();
-      } catch (err) {
-        throw mysqlFailure(err, limits);
-      }
-      let reusable = true;
-      try {
-        const timeout = conn._isMariaDB
-          ? `max_statement_time = ${limits.timeoutMs / 1000}`
-          : `max_execution_time = ${Math.floor(limits.timeoutMs)}`;
-        await plainQuery(conn, `SET SESSION time_zone = '+00:00', ${timeout}`);
-        await plainQuery(conn, "START TRANSACTION READ ONLY");
-        const started = performance.now();
-        const streamed = await streamRows(conn, bound.text, bound.values, limits);
-        reusable = !streamed.truncated;
-        if (reusable) await plainQuery(conn, "ROLLBACK");
-        const columns = streamed.fields.map((f) => ({ name: f.name, type: columnType(f) }));
-        const rows = streamed.rows.map((row) => row.map((value, i) => cell(value, columns[i]?.type)));
-        // MariaDB's JSON is LONGTEXT on the wire, but mysql2 recognises and parses it.
-        columns.forEach((c, i) => {
-          if (c.type === "string" && rows.some((r) => r[i] !== null && typeof r[i] === "object")) c.type = "json";
-        });
-        return { columns, rows, rowCount: rows.length, truncated: streamed.truncated, durationMs: elapsedMs(started) };
-      } catch (err) {
-        const failure = mysqlFailure(err, limits);
-        if (failure.code === "data_source_unavailable" || failure.code === "timeout") reusable = false;
-        else await plainQuery(conn, "ROLLBACK").catch(() => (reusable = false));
-        throw failure;
-      } finally {
-        // A connection left mid-stream (or in doubt) is closed, not handed to the next widget.
-        if (reusable) conn.release();
-        else conn.destroy();
-      }
-    },
-    async close() {
-      await new Promise<void>((resolve) => pool.end(() => resolve()));
-    },
-  };
+/**
+ * Runs a widget query on `conn`. `abandoned` is true when reading stopped mid-result (the row
+ * cap): the connection is then left mid-stream and must be closed, not reused.
+ */
+export async function runMysqlRead(
+  conn: CoreConnection,
+  query: string,
+  params: Record<string, unknown>,
+  limits: QueryLimits,
+): Promise<{ result: TabularResult; abandoned: boolean }> {
+  const { analysis, bound } = checkReadStatement(query, "mysql", params);
+  const fileWrite = FILE_WRITES.find((w) => analysis.words.has(w));
+  if (fileWrite) throw new QueryFailure("forbidden_statement", `INTO ${fileWrite} is not allowed`);
+  try {
+    const timeout = conn._isMariaDB
+      ? `max_statement_time = ${limits.timeoutMs / 1000}`
+      : `max_execution_time = ${Math.floor(limits.timeoutMs)}`;
+    await plainQuery(conn, `SET SESSION time_zone = '+00:00', ${timeout}`);
+    await plainQuery(conn, "START TRANSACTION READ ONLY");
+    const started = performance.now();
+    const streamed = await streamRows(conn, bound.text, bound.values, limits);
+    if (!streamed.truncated) await plainQuery(conn, "ROLLBACK");
+    const columns = streamed.fields.map((f) => ({ name: f.name, type: columnType(f) }));
+    const rows = streamed.rows.map((row) => row.map((value, i) => cell(value, columns[i]?.type)));
+    // MariaDB's JSON is LONGTEXT on the wire, but mysql2 recognises and parses it.
+    columns.forEach((c, i) => {
+      if (c.type === "string" && rows.some((r) => r[i] !== null && typeof r[i] === "object")) c.type = "json";
+    });
+    const result = { columns, rows, rowCount: rows.length, truncated: streamed.truncated, durationMs: elapsedMs(started) };
+    return { result, abandoned: streamed.truncated };
+  } catch (err) {
+    const failure = mysqlReadFailure(err, limits);
+    if (failure.code !== "data_source_unavailable" && failure.code !== "timeout") await plainQuery(conn, "ROLLBACK").catch(() => {});
+    throw failure;
+  }
 }
 
 function cell(value: unknown, type: ColumnType | undefined): Cell {
@@ -134,7 +102,7 @@ function cell(value: unknown, type: ColumnType | undefined): Cell {
 }
 
 /** Reads at most cap + 1 rows of the statement's result; past that the connection is dropped. */
-function streamRows(conn: Conn, text: string, values: unknown[], limits: QueryLimits) {
+function streamRows(conn: CoreConnection, text: string, values: unknown[], limits: QueryLimits) {
   return new Promise<{ fields: FieldInfo[]; rows: unknown[][]; truncated: boolean }>((resolve, reject) => {
     let fields: FieldInfo[] = [];
     const rows: unknown[][] = [];
@@ -171,8 +139,8 @@ function streamRows(conn: Conn, text: string, values: unknown[], limits: QueryLi
   });
 }
 
-/** A database or driver error as a per-widget failure. */
-export function mysqlFailure(err: unknown, limits: QueryLimits): QueryFailure {
+/** A server or driver error during a read as a per-widget failure; driver words go to `detail`. */
+export function mysqlReadFailure(err: unknown, limits: QueryLimits): QueryFailure {
   if (err instanceof QueryFailure) return err;
   const e = err as { errno?: number; code?: string; message?: string; fatal?: boolean; sqlState?: string };
   const message = e.message ?? String(err);
@@ -181,9 +149,9 @@ export function mysqlFailure(err: unknown, limits: QueryLimits): QueryFailure {
     return new QueryFailure("timeout", `The query did not finish within ${limits.timeoutMs} ms`);
   }
   if (e.errno === 1792) return new QueryFailure("forbidden_statement", `Refused by the read-only transaction: ${message}`);
-  // 1044/1045 access denied, 1049 unknown database, 1040 too many connections; no errno: network/driver.
-  if (e.errno === 1044 || e.errno === 1045 || e.errno === 1049 || e.errno === 1040 || e.errno === undefined || e.fatal) {
-    return new QueryFailure("data_source_unavailable", "Could not connect to or log in to the data source", message);
+  // No errno: a network or driver error; `fatal`: the connection is gone.
+  if (e.errno === undefined || e.fatal) {
+    return new QueryFailure("data_source_unavailable", "The connection to the data source failed during the query", message);
   }
   return new QueryFailure("query_error", message);
 }

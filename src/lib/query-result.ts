@@ -30,7 +30,8 @@ export interface Column {
 
 export type Cell = string | number | boolean | null | Record<string, unknown> | unknown[];
 
-export interface QueryResult {
+/** A widget query's answer: what `data` holds on success, less `cachedAt`. */
+export interface TabularResult {
   columns: Column[];
   rows: Cell[][];
   rowCount: number;
@@ -39,7 +40,7 @@ export interface QueryResult {
 }
 
 /** What a widget's `data` holds: a result (with when it was cached, or null if fresh) or an error. */
-export type WidgetDataResult = (QueryResult & { cachedAt: string | null }) | { error: { code: WidgetDataErrorCode; message: string } };
+export type WidgetDataResult = (TabularResult & { cachedAt: string | null }) | { error: { code: WidgetDataErrorCode; message: string } };
 
 export const WIDGET_DATA_ERROR_CODES = [
   /** config.query missing or not text, config.params malformed. */

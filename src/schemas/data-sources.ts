@@ -1,18 +1,12 @@
 import { z } from "zod";
-import { DATA_SOURCE_TYPES, SSL_MODES } from "../db/schema";
+import { DATA_SOURCE_TYPES } from "../db/schema";
 import { paginationQuery } from "../lib/pagination";
+import { connectionFields, sslMode } from "./data-source-connection";
 import { NON_EMPTY_PATCH, displayName, nonEmptyPatch, searchQuery, sortParam } from "./common";
 
-// A host name or an IP literal (IPv6 with or without brackets): no scheme, path, user info or spaces.
-const HOST = /^(\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]+|[A-Za-z0-9_][A-Za-z0-9_-]*(\.[A-Za-z0-9_][A-Za-z0-9_-]*)*\.?)$/;
-
-const host = z.string().trim().min(1).max(253).regex(HOST, { message: "Must be a host name or an IP address" });
-const port = z.number().int().min(1).max(65535);
-const connectionText = z.string().trim().min(1).max(255);
-// Not trimmed: leading or trailing spaces may be part of a real password. `null` means none.
-const password = z.string().min(1).max(1024).nullable();
-
-export const DEFAULT_SSL_MODE = "prefer" satisfies (typeof SSL_MODES)[number];
+const { host, port, database, username } = connectionFields;
+// `null` removes a stored password; otherwise the connection schema's rules (no control characters).
+const password = connectionFields.password.unwrap().min(1).nullable();
 
 export const createDataSourceBody = z.strictObject({
   name: displayName,
@@ -20,10 +14,11 @@ export const createDataSourceBody = z.strictObject({
   connection: z.strictObject({
     host,
     port,
-    database: connectionText,
-    username: connectionText,
+    database,
+    username,
     password: password.optional().default(null),
-    ssl: z.enum(SSL_MODES).optional().default(DEFAULT_SSL_MODE),
+    // Omitted: decided per host at connect time (`disable` for loopback, else `prefer`).
+    ssl: sslMode.optional(),
   }),
 });
 
@@ -36,10 +31,10 @@ export const updateDataSourceBody = z
       .strictObject({
         host: host.optional(),
         port: port.optional(),
-        database: connectionText.optional(),
-        username: connectionText.optional(),
+        database: database.optional(),
+        username: username.optional(),
         password: password.optional(),
-        ssl: z.enum(SSL_MODES).optional(),
+        ssl: sslMode.optional(),
       })
       .optional(),
   })

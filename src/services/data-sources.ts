@@ -6,8 +6,8 @@ import { conflict, forbidden, notFound, validationError } from "../lib/errors";
 import { offsetOf, pageOf } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
+import { effectiveSslMode, PASSWORD_RESEND_MESSAGE, requiresPasswordResend } from "../schemas/data-source-connection";
 import {
-  DEFAULT_SSL_MODE,
   type CreateDataSourceInput,
   type ListDataSourcesQuery,
   type UpdateDataSourceInput,
@@ -28,7 +28,8 @@ export function toDataSourceResponse(row: DataSource) {
       port: row.port,
       database: row.database,
       username: row.username,
-      ssl: row.ssl ?? DEFAULT_SSL_MODE,
+      // The mode a connection will use: the stored one, else the default for this host.
+      ssl: effectiveSslMode(row.host, row.ssl),
       hasPassword: row.passwordEncrypted !== null,
     },
     createdAt: row.createdAt,
@@ -136,6 +137,7 @@ export async function createDataSource(
     name: input.name,
     type: input.type,
     ...connection,
+    ssl: connection.ssl ?? null,
     ...(await encryptedPassword(password, key)),
     createdBy: actor.userId,
     createdAt: now,
@@ -153,8 +155,15 @@ export async function updateDataSource(
   key: Uint8Array,
 ): Promise<DataSource> {
   assertNotSample(id);
-  await getDataSource(db, actor, id);
+  const before = await getDataSource(db, actor, id);
   const { password, ...connection } = input.connection ?? {};
+  // A stored password is never replayed to a destination (or protocol) the user did not type it for.
+  const movesCredentials =
+    requiresPasswordResend(before, { ...connection, ...(password !== undefined && password !== null && { password }) }) ||
+    (input.type !== undefined && input.type !== before.type && password === undefined);
+  if (movesCredentials && before.passwordEncrypted !== null && password === undefined) {
+    throw validationError("connection.password", PASSWORD_RESEND_MESSAGE);
+  }
   const changes: Partial<DataSource> = {
     ...(input.name !== undefined && { name: input.name }),
     ...(input.type !== undefined && { type: input.type }),
@@ -228,7 +237,7 @@ export async function getDataSourceWithSecret(
       database: row.database,
       username: row.username,
       password,
-      ssl: row.ssl ?? DEFAULT_SSL_MODE,
+      ssl: effectiveSslMode(row.host, row.ssl),
     },
   };
 }

@@ -10,7 +10,7 @@ import {
   toCell,
   type Cell,
   type QueryLimits,
-  type QueryResult,
+  type TabularResult,
 } from "../lib/query-result";
 import { toBase64 } from "../lib/crypto";
 
@@ -105,7 +105,7 @@ export async function runSampleQuery(
   query: string,
   params: Record<string, unknown>,
   limits: QueryLimits,
-): Promise<QueryResult> {
+): Promise<TabularResult> {
   const { text, values } = prepareSampleQuery(query, params, limits.maxRows);
   const started = performance.now();
   const timeout = timeoutAfter(limits.timeoutMs);

@@ -11,7 +11,7 @@
 // that source's version, the SQL) and a hash of the params. Editing the query, the params or the
 // data source — or the source's connection, which bumps its updatedAt — yields a new key, so the
 // old entry is simply never read again and ages out. No purge is needed, none across colos either.
-import type { QueryResult } from "../lib/query-result";
+import type { TabularResult } from "../lib/query-result";
 import { sha256Hex } from "../lib/crypto";
 import { log } from "../lib/log";
 
@@ -43,7 +43,7 @@ export async function cacheKey(parts: CacheKeyParts): Promise<string> {
 }
 
 interface CachedEntry {
-  result: QueryResult;
+  result: TabularResult;
   cachedAt: string;
 }
 
@@ -72,7 +72,7 @@ export async function readCachedResult(key: string, ttlSeconds: number, now = Da
   }
 }
 
-export async function writeCachedResult(key: string, result: QueryResult, ttlSeconds: number, now = Date.now()): Promise<void> {
+export async function writeCachedResult(key: string, result: TabularResult, ttlSeconds: number, now = Date.now()): Promise<void> {
   const cache = widgetCache();
   if (!cache || ttlSeconds <= 0) return;
   const entry: CachedEntry = { result, cachedAt: new Date(now).toISOString() };

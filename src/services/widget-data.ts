@@ -6,19 +6,19 @@
 import { and, inArray } from "drizzle-orm";
 import { dataSources, type DataSource, type Widget } from "../db/schema";
 import type { Config, Database } from "../env";
-import { openMysqlSession } from "../connectors/mysql-query";
-import { openPostgresSession, type QueryConnection, type QuerySession } from "../connectors/postgresql-query";
+import { ConnectionFailure, connectorFor, type ConnectionSettings } from "../connectors";
+import { SessionPool } from "../connectors/pool";
 import { decryptSecret } from "../lib/crypto";
-import { checkHost } from "../lib/host-guard";
 import { log } from "../lib/log";
-import { QueryFailure, type QueryResult, type WidgetDataErrorCode, type WidgetDataResult } from "../lib/query-result";
-import { DEFAULT_SSL_MODE } from "../schemas/data-sources";
+import { QueryFailure, type TabularResult, type WidgetDataErrorCode, type WidgetDataResult } from "../lib/query-result";
+import { toConnectionSettings } from "./connection-tests";
 import { SAMPLE_DATA_SOURCE_ID, SAMPLE_DATA_VERSION, runSampleQuery } from "./sample-source";
 import { cacheKey, readCachedResult, writeCachedResult } from "./widget-cache";
 
 export const DEFAULT_CACHE_TTL_SECONDS = 300;
 /** A week: past that, a "cache" is a stale copy of someone's data. */
 export const MAX_CACHE_TTL_SECONDS = 7 * 86_400;
+/** Bound for opening one connection (TCP, TLS, login) for widget queries. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Connections per data source per request; Workers allows six open sockets per request. */
 const MAX_CONNECTIONS_PER_SOURCE = 3;
@@ -69,7 +69,7 @@ export function widgetQuery(widget: Pick<Widget, "type" | "config">): WidgetQuer
 }
 
 /** How a source runs queries: the built-in sample or a connection pool for this request. */
-type Runner = { version: string; run: (q: WidgetQuery) => Promise<QueryResult> };
+type Runner = { version: string; run: (q: WidgetQuery) => Promise<TabularResult> };
 
 const PUBLIC_MESSAGES: Record<WidgetDataErrorCode, string> = {
   invalid_config: "This widget's configuration is invalid",
@@ -92,7 +92,9 @@ export async function loadWidgetData(
 ): Promise<WidgetData[]> {
   const limits = { timeoutMs: ctx.config.queryTimeoutMs, maxRows: ctx.config.queryMaxRows };
   const deadlineMs = options.deadlineMs ?? ctx.config.widgetDataDeadlineMs;
-  const sessions = new Map<string, QuerySession>();
+  const pools = new Map<string, SessionPool>();
+  // Aborted at the deadline: connections still being opened then are given up (and closed).
+  const abandon = new AbortController();
   let sources: Promise<Map<string, DataSource>> | undefined;
 
   const sourceIds = [...new Set(widgets.map((w) => w.dataSourceId).filter((id): id is string => !!id && id !== SAMPLE_DATA_SOURCE_ID))];
@@ -107,14 +109,29 @@ export async function loadWidgetData(
     }
     const source = (await loadSources()).get(`${widget.organizationId}/${id}`);
     if (!source) throw new QueryFailure("data_source_unavailable", "The widget's data source no longer exists");
-    let session = sessions.get(source.id);
-    if (!session) {
-      const maxConnections = Math.min(MAX_CONNECTIONS_PER_SOURCE, perSource.get(id) ?? 1);
-      session = openSession(source, await connectionOf(source, ctx.config), maxConnections);
-      sessions.set(source.id, session);
+    let pool = pools.get(source.id);
+    if (!pool) {
+      let settings: Promise<ConnectionSettings> | undefined;
+      const connector = connectorFor(source.type);
+      const connectOptions = { timeoutMs: CONNECT_TIMEOUT_MS, allowPrivate: ctx.config.allowPrivateNetworkTargets, signal: abandon.signal };
+      const open = async () => {
+        try {
+          // Decrypted on the first cache miss only.
+          settings ??= connectionSettings(source, ctx.config);
+          return await connector.connect(await settings, connectOptions);
+        } catch (err) {
+          throw connectionFailure(err);
+        }
+      };
+      pool = new SessionPool(open, Math.min(MAX_CONNECTIONS_PER_SOURCE, perSource.get(id) ?? 1));
+      pools.set(source.id, pool);
     }
-    const open = session;
-    return { version: source.updatedAt, run: (q) => open.run(q.query, q.params, limits) };
+    const sessions = pool;
+    return {
+      version: source.updatedAt,
+      // A session that failed, or stopped reading at the row cap, is not handed to the next widget.
+      run: (q) => sessions.use((session) => session.readQuery(q.query, q.params, limits), (result) => !result.truncated),
+    };
   };
 
   const one = async (widget: Widget): Promise<WidgetData> => {
@@ -144,6 +161,7 @@ export async function loadWidgetData(
   const deadline = new Promise<"deadline">((resolve) => {
     timer = setTimeout(() => {
       deadlinePassed = true;
+      abandon.abort();
       resolve("deadline");
     }, deadlineMs);
   });
@@ -163,7 +181,7 @@ export async function loadWidgetData(
     );
   } finally {
     clearTimeout(timer);
-    const closing = Promise.allSettled([...sessions.values()].map((s) => s.close()));
+    const closing = Promise.allSettled([...pools.values()].map((p) => p.close()));
     // Late queries still hold connections; the answer does not wait for them to wind down
     // (each is bounded by its statement timeout, and the runtime closes sockets with the request).
     if (!deadlinePassed) await closing;
@@ -197,11 +215,9 @@ async function fetchSources(db: Database, widgets: Widget[], ids: string[]): Pro
   return byKey;
 }
 
-async function connectionOf(source: DataSource, config: Config): Promise<QueryConnection> {
-  // Checked again at query time: the rule may have tightened since the source was saved.
-  const guard = checkHost(source.host, { allowPrivate: config.allowPrivateNetworkTargets });
-  if (!guard.ok) throw new QueryFailure("data_source_unavailable", `The data source's host is not allowed: ${guard.reason}`);
-  let password: string | null = null;
+/** The connector's settings, the stored password decrypted (the host guard is the connector's). */
+async function connectionSettings(source: DataSource, config: Config): Promise<ConnectionSettings> {
+  let password: string | undefined;
   if (source.passwordEncrypted !== null && source.passwordKeyVersion !== null) {
     try {
       password = await decryptSecret({ ciphertext: source.passwordEncrypted, keyVersion: source.passwordKeyVersion }, config.encryptionKey);
@@ -209,17 +225,15 @@ async function connectionOf(source: DataSource, config: Config): Promise<QueryCo
       throw new QueryFailure("data_source_unavailable", "The data source's stored password could not be decrypted");
     }
   }
-  return {
-    host: guard.host,
-    port: source.port,
-    database: source.database,
-    username: source.username,
-    password,
-    ssl: source.ssl ?? DEFAULT_SSL_MODE,
-  };
+  return toConnectionSettings({ ...source, ...(password !== undefined && { password }) });
 }
 
-function openSession(source: DataSource, connection: QueryConnection, maxConnections: number): QuerySession {
-  const options = { maxConnections, connectTimeoutMs: CONNECT_TIMEOUT_MS };
-  return source.type === "mysql" ? openMysqlSession(connection, options) : openPostgresSession(connection, options);
+/** A connector's classified failure (its message is written for a person) as the widget's. */
+function connectionFailure(err: unknown): QueryFailure {
+  if (err instanceof QueryFailure) return err;
+  if (err instanceof ConnectionFailure) {
+    const cause = err.cause instanceof Error ? err.cause.message : err.cause === undefined ? undefined : String(err.cause);
+    return new QueryFailure("data_source_unavailable", err.message, cause ?? err.code);
+  }
+  return new QueryFailure("data_source_unavailable", "Could not connect to the data source", err instanceof Error ? err.message : String(err));
 }
