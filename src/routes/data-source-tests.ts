@@ -7,6 +7,7 @@ import { requireAuth, requireRole } from "../middleware/auth";
 import { idParam } from "../schemas/common";
 import { testConnectionBody } from "../schemas/data-source-connection";
 import { testConnection, testSavedConnection, type TestRunOptions } from "../services/connection-tests";
+import { isSampleDataSource, testSampleSource } from "../services/sample-source";
 
 // Mounted at /api/data-sources next to the CRUD router. Middleware is attached per route (no
 // `use("*")`), so nothing here runs for the CRUD routes, and no path here matches theirs:
@@ -34,5 +35,6 @@ export const dataSourceTestRoutes = new Hono<AppEnv>()
   )
   .post("/:id/test", requireAuth, requireRole("editor"), limitConnectionTests, validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
+    if (isSampleDataSource(id)) return c.json(await testSampleSource(c.var.sampleDb));
     return c.json(await testSavedConnection(c.var.db, c.var.actor, id, c.var.config.encryptionKey, runOptions(c)));
   });

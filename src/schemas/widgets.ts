@@ -34,6 +34,27 @@ const fitsGrid = (v: { x?: number; width?: number }) =>
   v.x === undefined || v.width === undefined || v.x + v.width <= GRID.columns;
 const GRID_REFINEMENT = { path: ["width"], message: gridOverflowMessage, when: bothValid };
 
+/** The longest cache TTL a widget may ask for (a week). */
+export const MAX_CACHE_TTL_SECONDS = 7 * 86_400;
+
+// The query part of a widget's config (docs/widget-data.md); every other key is the client's
+// visualization options and passes untouched.
+const queryConfig = z.object({
+  query: z.string().trim().min(1, { message: "Must be a non-empty SQL statement" }).max(100_000).nullish(),
+  params: z
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: "Parameter names are letters, digits and _, as in :name" }),
+      z.union([z.string(), z.number().finite(), z.boolean(), z.null()], { message: "Must be a string, a finite number, a boolean or null" }),
+    )
+    .optional(),
+  cacheTtlSeconds: z.number().int().min(0).max(MAX_CACHE_TTL_SECONDS).optional(),
+});
+
+const widgetConfig = jsonObject(CONFIG_MAX_BYTES).superRefine((value, ctx) => {
+  const result = queryConfig.safeParse(value);
+  if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+});
+
 export const widgetIdParams = z.object({ dashboardId: uuid, id: uuid });
 export const dashboardIdParam = z.object({ dashboardId: uuid });
 
@@ -41,7 +62,7 @@ export const createWidgetBody = z
   .strictObject({
     type: z.enum(WIDGET_TYPES),
     title: displayName,
-    config: jsonObject(CONFIG_MAX_BYTES).optional().default({}),
+    config: widgetConfig.optional().default({}),
     dataSourceId: uuid.nullable().optional().default(null),
     x,
     y,
@@ -55,7 +76,7 @@ export const updateWidgetBody = z
   .strictObject({
     type: z.enum(WIDGET_TYPES).optional(),
     title: displayName.optional(),
-    config: jsonObject(CONFIG_MAX_BYTES).optional(),
+    config: widgetConfig.optional(),
     dataSourceId: uuid.nullable().optional(),
     x: x.optional(),
     y: y.optional(),

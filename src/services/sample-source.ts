@@ -140,3 +140,14 @@ function d1Message(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   return text.replace(/^D1_ERROR:\s*/, "").replace(/:\s*SQLITE_[A-Z_]+$/, "").replace(/ at offset \d+/, "");
 }
+
+/** POST /api/data-sources/:id/test for the sample: a round trip to its database. */
+export async function testSampleSource(sampleDb: D1Database) {
+  const started = performance.now();
+  try {
+    await sampleDb.prepare("SELECT 1").first();
+    return { success: true as const, message: "Connection successful" as const, latencyMs: elapsedMs(started), serverVersion: "Cloudflare D1 (built-in sample data)" };
+  } catch {
+    return { success: false as const, code: "unknown" as const, message: "The sample database did not answer", details: [] };
+  }
+}

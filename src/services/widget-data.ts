@@ -11,13 +11,12 @@ import { SessionPool } from "../connectors/pool";
 import { decryptSecret } from "../lib/crypto";
 import { log } from "../lib/log";
 import { QueryFailure, type TabularResult, type WidgetDataErrorCode, type WidgetDataResult } from "../lib/query-result";
+import { MAX_CACHE_TTL_SECONDS } from "../schemas/widgets";
 import { toConnectionSettings } from "./connection-tests";
 import { SAMPLE_DATA_SOURCE_ID, SAMPLE_DATA_VERSION, runSampleQuery } from "./sample-source";
 import { cacheKey, readCachedResult, writeCachedResult } from "./widget-cache";
 
 export const DEFAULT_CACHE_TTL_SECONDS = 300;
-/** A week: past that, a "cache" is a stale copy of someone's data. */
-export const MAX_CACHE_TTL_SECONDS = 7 * 86_400;
 /** Bound for opening one connection (TCP, TLS, login) for widget queries. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Connections per data source per request; Workers allows six open sockets per request. */
@@ -51,7 +50,8 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 
 /**
  * The query part of a widget's config, or null when there is none to run. The rest of the
- * config (visualization options) is the client's and is not looked at.
+ * config (visualization options) is the client's and is not looked at. Writes are validated
+ * (src/schemas/widgets.ts); this checks again for rows written before that or around the API.
  */
 export function widgetQuery(widget: Pick<Widget, "type" | "config">): WidgetQuery | null {
   const config = widget.config ?? {};
