@@ -9,6 +9,7 @@ import { init } from "./middleware/init";
 import { authRoutes } from "./routes/auth";
 import { healthRoutes } from "./routes/health";
 import { userRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** Headers a browser client may read (rate-limit headers join here when they exist). */
 export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After"];
@@ -35,6 +36,7 @@ export function createApp() {
   app.route("/api/health", healthRoutes);
   app.route("/api/auth", authRoutes);
   app.route("/api/users", userRoutes);
+  app.route("/api/webhooks", webhookRoutes);
 
   app.notFound((c) => {
     // The path exists under another method: 405 with the methods it does take.

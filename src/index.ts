@@ -1,7 +1,21 @@
 import { createApp } from "./app";
+import { loadConfig } from "./env";
+import { handleDeadLetterBatch, handleWebhookBatch } from "./queues/webhook-consumer";
+import { sweepPendingDeliveries } from "./queues/webhook-sweeper";
 
 const app = createApp();
 
 export default {
   fetch: app.fetch,
-} satisfies ExportedHandler<Env>;
+
+  // Both queues of wrangler.toml are consumed here: webhook deliveries, and their dead letters.
+  async queue(batch, env) {
+    if (batch.queue === loadConfig(env).webhooks.deadLetterQueue) await handleDeadLetterBatch(batch, env);
+    else await handleWebhookBatch(batch, env);
+  },
+
+  // [triggers] crons: the webhook outbox sweeper.
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(sweepPendingDeliveries(env, controller.scheduledTime));
+  },
+} satisfies ExportedHandler<Env, unknown>;
