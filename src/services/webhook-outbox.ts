@@ -2,7 +2,8 @@
 // they are committed or lost together; only then are the delivery ids sent to the Queue. If
 // that send fails (or the Worker dies first) the rows stay `pending` and the cron sweeper
 // (src/queues/webhook-sweeper.ts) sends them later: nothing is lost, at worst it is late.
-import { sql } from "drizzle-orm";
+import { getTableColumns, sql, type SQL } from "drizzle-orm";
+import { webhookDeliveries, type WebhookDelivery } from "../db/schema";
 import type { Database } from "../env";
 import { errorFields, log } from "../lib/log";
 import { nowIso } from "../lib/time";
@@ -43,6 +44,29 @@ export const payloadOf = (e: { event: string; data: DomainEvent["data"]; timesta
  * the change) fail on its foreign key, as ids read beforehand could.
  */
 export function deliveryInserts(db: Database, organizationId: string, events: OutboxEvent[], now = nowIso()) {
+  // Every column's value for a new row, by the table's field names; the record type makes a
+  // column added to the table a compile error here until it gets a value.
+  const values: Record<keyof WebhookDelivery, SQL> = {
+    id: UUID_V4,
+    organizationId: sql`s.organization_id`,
+    subscriptionId: sql`s.id`,
+    event: sql`e.column1`,
+    payload: sql`e.column2`,
+    status: sql`'pending'`,
+    attempts: sql`0`,
+    lastAttemptAt: sql`NULL`,
+    nextAttemptAt: sql`NULL`,
+    responseStatus: sql`NULL`,
+    responseDurationMs: sql`NULL`,
+    error: sql`NULL`,
+    createdAt: sql`${now}`,
+    updatedAt: sql`${now}`,
+  };
+  // Drizzle's INSERT ... SELECT lists the table's columns in definition order; select in that order.
+  const selectList = sql.join(
+    Object.keys(getTableColumns(webhookDeliveries)).map((field) => values[field as keyof WebhookDelivery]),
+    sql`, `,
+  );
   const statements = [];
   for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
     const chunk = events.slice(start, start + EVENTS_PER_STATEMENT);
@@ -51,17 +75,18 @@ export function deliveryInserts(db: Database, organizationId: string, events: Ou
       sql`, `,
     );
     statements.push(
-      db.all<{ id: string }>(sql`
-        INSERT INTO webhook_deliveries
-          (id, organization_id, subscription_id, event, payload, status, attempts, created_at, updated_at)
-        SELECT ${UUID_V4}, s.organization_id, s.id, e.column1, e.column2, 'pending', 0, ${now}, ${now}
-        FROM webhook_subscriptions AS s
-        JOIN (VALUES ${rows}) AS e
-        WHERE s.organization_id = ${organizationId}
-          AND s.active = 1
-          AND EXISTS (SELECT 1 FROM json_each(s.events) AS j WHERE j.value IN (e.column1, '*'))
-        ORDER BY e.column3, s.created_at
-        RETURNING id`),
+      db
+        .insert(webhookDeliveries)
+        .select(
+          sql`SELECT ${selectList}
+            FROM webhook_subscriptions AS s
+            JOIN (VALUES ${rows}) AS e
+            WHERE s.organization_id = ${organizationId}
+              AND s.active = 1
+              AND EXISTS (SELECT 1 FROM json_each(s.events) AS j WHERE j.value IN (e.column1, '*'))
+            ORDER BY e.column3, s.created_at`,
+        )
+        .returning({ id: webhookDeliveries.id }),
     );
   }
   return statements;
