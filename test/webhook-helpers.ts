@@ -68,15 +68,32 @@ export async function emit(organizationId: string, event: WebhookEvent = "dashbo
   return sent.map((m) => m.deliveryId);
 }
 
-/** Runs the Worker's queue() handler on one batch for these deliveries; returns the ack/retry state. */
+/**
+ * Runs the Worker's queue() handler on one batch for these deliveries; returns the ack/retry
+ * state. (getQueueResult in vitest-plugin 1.5 drops retry()'s delaySeconds, so each message's
+ * retry is observed here and the delays are put back into `retryMessages`.)
+ */
 export async function consume(deliveryIds: string[], queueName = WEBHOOK_QUEUE) {
-  const batch = createMessageBatch<WebhookMessage | unknown>(
+  return consumeBodies(deliveryIds.map((deliveryId, i) => ({ id: `msg-${i}-${deliveryId}`, body: { deliveryId } })), queueName);
+}
+
+export async function consumeBodies(messages: { id: string; body: unknown }[], queueName = WEBHOOK_QUEUE) {
+  const batch = createMessageBatch<unknown>(
     queueName,
-    deliveryIds.map((deliveryId, i) => ({ id: `msg-${i}-${deliveryId}`, timestamp: new Date(), attempts: 1, body: { deliveryId } })),
+    messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
   );
+  const delays = new Map<string, number | undefined>();
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    message.retry = (options?: QueueRetryOptions) => {
+      delays.set(message.id, options?.delaySeconds);
+      retry(options);
+    };
+  }
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env);
-  return getQueueResult(batch as MessageBatch<unknown>, ctx);
+  await worker.queue(batch, env);
+  const result = await getQueueResult(batch, ctx);
+  return { ...result, retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })) };
 }
 
 export async function runScheduled(scheduledTime: number) {

@@ -26,7 +26,7 @@ export async function sweepPendingDeliveries(env: Env, now: number, queue: Webho
   // NULL, since it was written (updated_at).
   const rows = await db.all<{ id: string }>(sql`
     UPDATE webhook_deliveries
-    SET next_attempt_at = NULL, updated_at = ${nowIso()}
+    SET next_attempt_at = NULL, updated_at = ${nowIso(now)}
     WHERE id IN (
       SELECT id FROM webhook_deliveries
       WHERE status = 'pending' AND coalesce(next_attempt_at, updated_at) <= ${cutoff}
