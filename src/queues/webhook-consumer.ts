@@ -29,6 +29,12 @@ export const MAX_RESPONSE_BODY_BYTES = 1024;
 const MAX_ERROR_LENGTH = 500;
 /** How far past the attempt timeout a claimed attempt is presumed lost. */
 const LEASE_MARGIN_MS = 15_000;
+/**
+ * Messages of a batch in flight at once. A Worker invocation holds at most 6 open connections;
+ * more fetches would wait for a free one with their timeout already running, and could time out
+ * without ever being sent.
+ */
+export const MAX_CONCURRENT_SENDS = 6;
 /** A retry delivered this early (clock skew between the Queue and the Worker) still counts as due. */
 const DUE_TOLERANCE_MS = 1_000;
 
@@ -56,7 +62,11 @@ export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env)
     return;
   }
   const db = drizzle(env.DB, { schema });
-  await Promise.all(batch.messages.map((message) => processMessage(db, config, message)));
+  const queue = [...batch.messages];
+  const lane = async () => {
+    for (let message = queue.shift(); message; message = queue.shift()) await processMessage(db, config, message);
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_SENDS, queue.length) }, lane));
 }
 
 async function processMessage(db: Database, config: Config, message: Message<unknown>): Promise<void> {
