@@ -80,6 +80,18 @@ describe("webhook subscriptions API", () => {
     expect(details.map((d) => d.field)).toContain(field);
   });
 
+  it("reports a malformed URL together with the body's other problems", async () => {
+    const admin = await registerOrg();
+    const res = await api("POST", "/api/webhooks", { token: admin.token, body: { url: "https://user:pw@hooks.example.com/", events: ["nope"] } });
+    const details = expectError(res, 400, "validation_error");
+    expect(details).toEqual(
+      expect.arrayContaining([
+        { field: "url", message: "URL must not contain credentials" },
+        { field: "events.0", message: expect.any(String) },
+      ]),
+    );
+  });
+
   it("requires url and events", async () => {
     const admin = await registerOrg();
     const details = expectError(await api("POST", "/api/webhooks", { token: admin.token, body: {} }), 400, "validation_error");

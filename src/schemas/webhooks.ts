@@ -6,9 +6,30 @@ import { uuid } from "./common";
 /** The event a ping delivery carries; not subscribable, sent to one subscription on request. */
 export const PING_EVENT = "webhook.ping";
 
-// The URL's form is checked here; whether it may be contacted (https, public host) is the
-// host guard's call in the service, which knows the development flag.
-const url = z.string().trim().min(1, { message: "Required" }).max(2048, { message: "URL must be at most 2048 characters" });
+// The URL's form is checked here, so it is reported with the body's other problems; whether it
+// may be contacted (https, a public host) is the host guard's call in the service, which knows
+// the development flag.
+function urlFormProblem(value: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return "Must be an absolute URL";
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return "URL must use https";
+  if (parsed.username || parsed.password) return "URL must not contain credentials";
+  return null;
+}
+
+const url = z
+  .string()
+  .trim()
+  .min(1, { message: "Required" })
+  .max(2048, { message: "URL must be at most 2048 characters" })
+  .superRefine((value, ctx) => {
+    const problem = urlFormProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /** A non-empty subset of the spec's events, or ["*"] for all of them (now and future). */
 const events = z
