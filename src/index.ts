@@ -14,8 +14,8 @@ export default {
     else await handleWebhookBatch(batch, env);
   },
 
-  // [triggers] crons: the webhook outbox sweeper.
-  async scheduled(controller, env, ctx) {
-    ctx.waitUntil(sweepPendingDeliveries(env, controller.scheduledTime));
+  // [triggers] crons: the webhook outbox sweeper (awaited, so a failed run shows as failed).
+  async scheduled(controller, env) {
+    await sweepPendingDeliveries(env, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env, unknown>;

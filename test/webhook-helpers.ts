@@ -1,7 +1,7 @@
 // Shared set-up for the webhook tests: subscriptions pointed at the Node receiver, deliveries
 // written through the real outbox publisher (with a stand-in Queue, so the real consumer does
 // not race the unit tests), and direct calls of the Worker's queue()/scheduled() handlers.
-import { createExecutionContext, createMessageBatch, env, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, createScheduledController, env, getQueueResult } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/d1";
 import { eq, sql } from "drizzle-orm";
 import { expect } from "vitest";
@@ -96,11 +96,9 @@ export async function consumeBodies(messages: { id: string; body: unknown }[], q
   return { ...result, retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })) };
 }
 
+/** Runs the Worker's scheduled() handler (the outbox sweeper) as the cron would at `scheduledTime`. */
 export async function runScheduled(scheduledTime: number) {
-  const { createScheduledController } = await import("cloudflare:test");
-  const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env);
 }
 
 export const deliveryRow = (id: string) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
