@@ -1,6 +1,5 @@
 import { createApp } from "./app";
-import { loadConfig } from "./env";
-import { handleDeadLetterBatch, handleWebhookBatch } from "./queues/webhook-consumer";
+import { handleQueueBatch } from "./queues/webhook-consumer";
 import { sweepPendingDeliveries } from "./queues/webhook-sweeper";
 
 const app = createApp();
@@ -10,8 +9,7 @@ export default {
 
   // Both queues of wrangler.toml are consumed here: webhook deliveries, and their dead letters.
   async queue(batch, env) {
-    if (batch.queue === loadConfig(env).webhooks.deadLetterQueue) await handleDeadLetterBatch(batch, env);
-    else await handleWebhookBatch(batch, env);
+    await handleQueueBatch(batch, env);
   },
 
   // [triggers] crons: the webhook outbox sweeper (awaited, so a failed run shows as failed).

@@ -199,6 +199,13 @@ describe("webhook consumer", () => {
     expect(result.retryMessages).toEqual([]);
   });
 
+  it("with a broken configuration retries the whole batch later instead of throwing", async () => {
+    const { env } = await import("cloudflare:test");
+    const result = await consumeBodies([{ id: "m1", body: { deliveryId: crypto.randomUUID() } }], "edgeboard-webhooks", { ...env, JWT_SECRET: "too short" });
+    expect(result.retryBatch.retry).toBe(true);
+    expect(result.explicitAcks).toEqual([]);
+  });
+
   it("many messages in one batch are settled one by one", async () => {
     const { sub, org } = await setup({ script: [{ status: 500 }], fallback: { status: 200 } });
     const ids: string[] = [];

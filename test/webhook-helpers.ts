@@ -77,7 +77,7 @@ export async function consume(deliveryIds: string[], queueName = WEBHOOK_QUEUE) 
   return consumeBodies(deliveryIds.map((deliveryId, i) => ({ id: `msg-${i}-${deliveryId}`, body: { deliveryId } })), queueName);
 }
 
-export async function consumeBodies(messages: { id: string; body: unknown }[], queueName = WEBHOOK_QUEUE) {
+export async function consumeBodies(messages: { id: string; body: unknown }[], queueName = WEBHOOK_QUEUE, workerEnv: Env = env) {
   const batch = createMessageBatch<unknown>(
     queueName,
     messages.map((m) => ({ ...m, timestamp: new Date(), attempts: 1 })),
@@ -91,7 +91,7 @@ export async function consumeBodies(messages: { id: string; body: unknown }[], q
     };
   }
   const ctx = createExecutionContext();
-  await worker.queue(batch, env);
+  await worker.queue(batch, workerEnv);
   const result = await getQueueResult(batch, ctx);
   return { ...result, retryMessages: result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) })) };
 }

@@ -50,8 +50,11 @@ export function parseWebhookMessage(body: unknown): WebhookMessage | null {
   return typeof id === "string" && id.length > 0 && id.length <= 64 ? { deliveryId: id } : null;
 }
 
-/** The Worker's queue() handler for the webhook queue. Never throws: every message is settled. */
-export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+/**
+ * The Worker's queue() handler: deliveries, or (by queue name) their dead letters. Never throws:
+ * every message is settled, since a throwing consumer gets the whole batch redelivered.
+ */
+export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   let config: Config;
   try {
     config = loadConfig(env);
@@ -62,6 +65,7 @@ export async function handleWebhookBatch(batch: MessageBatch<unknown>, env: Env)
     return;
   }
   const db = drizzle(env.DB, { schema });
+  if (batch.queue === config.webhooks.deadLetterQueue) return handleDeadLetterBatch(db, batch);
   const queue = [...batch.messages];
   const lane = async () => {
     for (let message = queue.shift(); message; message = queue.shift()) await processMessage(db, config, message);
@@ -351,8 +355,7 @@ async function record(
 }
 
 /** The dead-letter queue's handler: the Queue gave up on these messages; close their rows. */
-export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  const db = drizzle(env.DB, { schema });
+async function handleDeadLetterBatch(db: Database, batch: MessageBatch<unknown>): Promise<void> {
   await Promise.all(
     batch.messages.map(async (message) => {
       const parsed = parseWebhookMessage(message.body);
