@@ -15,6 +15,10 @@ export default defineConfig({
           JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          // Webhook retries in seconds and a short attempt timeout, so retries, timeouts and
+          // exhaustion happen within a test (4 attempts in all).
+          WEBHOOK_RETRY_SCHEDULE: "1,2,3",
+          WEBHOOK_TIMEOUT_MS: "1000",
           TEST_MIGRATIONS: await readD1Migrations("./drizzle"),
           // The sample data source: its own migrations and the same generated seed as npm run dev.
           SAMPLE_MIGRATIONS: await readD1Migrations("./sample-db/migrations"),
@@ -26,8 +30,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
-    // Node-side helpers for the data-source connection tests (a hung server, a closed port).
-    globalSetup: ["./test/global-setup.ts"],
+    // Node-side helpers, started before the workers: a hung server and a closed port for the
+    // data-source connection tests, and the real HTTP receiver webhook tests deliver to.
+    globalSetup: ["./test/global-setup.ts", "./test/receiver/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -5,7 +5,8 @@
 //  3. the demo data seeded (idempotent)
 //  4. the sample data source's database (SAMPLE_DB): its migrations, then its deterministic rows
 //     (the seed empties and refills its tables, so a re-run restores them exactly)
-//  5. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1
+//  5. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1,
+//     and --test-scheduled so GET /__scheduled runs the webhook sweeper on demand
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { ensureDevVars } from "./lib/dev-vars.mjs";
@@ -36,7 +37,7 @@ console.log("\nDemo logins (local only):");
 for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(6)} ${u.email} / ${u.password}`);
 console.log("");
 
-const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true"], {
+const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--test-scheduled", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true"], {
   stdio: "inherit",
   env,
 });
