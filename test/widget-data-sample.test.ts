@@ -157,6 +157,20 @@ describe("widget data from the sample source", () => {
     expect([await counts(), await tables()]).toEqual(before);
   });
 
+  it("rests on two facts about D1: PRAGMA query_only is refused, and prepare() runs every statement", async () => {
+    // Why the sample source cannot lean on a read-only mode, and why the wrapper matters.
+    await expect(env.SAMPLE_DB.prepare("PRAGMA query_only = 1").run()).rejects.toThrow(/not authorized/);
+    await env.SAMPLE_DB.exec("CREATE TABLE IF NOT EXISTS d1_fact (a INTEGER)");
+    await env.SAMPLE_DB.prepare("SELECT 1; DROP TABLE d1_fact").raw();
+    expect(await sampleCount("SELECT count(*) AS n FROM sqlite_master WHERE name = 'd1_fact'")).toBe(0);
+    // The same text through the sample source is refused before it reaches D1.
+    await env.SAMPLE_DB.exec("CREATE TABLE IF NOT EXISTS d1_fact (a INTEGER)");
+    await expect(runSampleQuery(env.SAMPLE_DB, "SELECT 1; DROP TABLE d1_fact", {}, { timeoutMs: 5000, maxRows: 10 })).rejects.toMatchObject({
+      code: "forbidden_statement",
+    });
+    expect(await sampleCount("SELECT count(*) AS n FROM sqlite_master WHERE name = 'd1_fact'")).toBe(1);
+  });
+
   it("caps rows at QUERY_MAX_ROWS and says truncated", async () => {
     const admin = await registerOrg();
     const dashboard = await newDashboard(admin);
