@@ -13,6 +13,17 @@ export default defineConfig({
           JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          // Every test request comes without CF-Connecting-IP, so all of them share one IP
+          // bucket: keep the limiter on but out of the way. test/rate-limit*.test.ts set
+          // tight limits per test; the test clock lets them move time instead of sleeping.
+          RATE_LIMIT_USER: "1000000/60",
+          RATE_LIMIT_IP: "1000000/60",
+          RATE_LIMIT_LOGIN_IP: "1000000/60",
+          RATE_LIMIT_LOGIN_EMAIL: "1000000/60",
+          RATE_LIMIT_REGISTER_IP: "1000000/60",
+          RATE_LIMIT_PASSWORD_IP: "1000000/60",
+          RATE_LIMIT_DATASOURCE_TEST_ORG: "1000000/60",
+          RATE_LIMIT_TEST_CLOCK: "true",
           TEST_MIGRATIONS: await readD1Migrations("./drizzle"),
         },
       },

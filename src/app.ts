@@ -4,14 +4,16 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env";
 import { ApiError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { RATE_LIMIT_HEADER_NAMES } from "./lib/rate-limit";
 import { limitBody, requireJsonBody } from "./middleware/body";
 import { init } from "./middleware/init";
+import { globalRateLimit } from "./middleware/rate-limit";
 import { authRoutes } from "./routes/auth";
 import { healthRoutes } from "./routes/health";
 import { userRoutes } from "./routes/users";
 
-/** Headers a browser client may read (rate-limit headers join here when they exist). */
-export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After"];
+/** Headers a browser client may read. */
+export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -30,6 +32,8 @@ export function createApp() {
       maxAge: 600,
     }),
   );
+  // Every route, present and future: per user with a valid token, else per client IP.
+  app.use("*", globalRateLimit);
   app.use("*", limitBody, requireJsonBody);
 
   app.route("/api/health", healthRoutes);
