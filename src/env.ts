@@ -41,6 +41,8 @@ export type AppEnv = {
     events: EventPublisher;
     /** The rate-limit policies that judged this request so far (for the response headers). */
     rateLimits?: AppliedLimit[];
+    /** An access token the global rate limiter already verified, so requireAuth need not redo it. */
+    verifiedToken?: { token: string; claims: Actor };
   };
 };
 

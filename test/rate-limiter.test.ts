@@ -70,6 +70,17 @@ describe("RateLimiter Durable Object", () => {
     expect((await stub.consume({ limit: 3, windowSeconds: 900, now: T0 })).allowed).toBe(false);
   });
 
+  it("after a restart a busy key is never looser, and at most 1% of its quota stricter", async () => {
+    const stub = limiter();
+    const ask = () => stub.consume({ limit: 1000, windowSeconds: 100, now: T0 });
+    for (let i = 0; i < 5; i++) await ask();
+    await evictDurableObject(stub);
+    let allowed = 0;
+    for (let i = 0; i < 1000; i++) if ((await ask()).allowed) allowed++;
+    expect(allowed).toBeLessThanOrEqual(995);
+    expect(allowed).toBeGreaterThanOrEqual(985);
+  });
+
   it("schedules an alarm that keeps state while the window runs", async () => {
     const stub = limiter();
     // Real clock: the TAT lies an hour ahead, so the alarm must not forget it.

@@ -58,26 +58,44 @@ export function gcra(storedTat: number | undefined, nowUs: number, limit: number
   };
 }
 
+/** How far ahead of the true TAT a write goes: floor(1% of the limit) emission intervals. */
+function leadUs(limit: number, windowSeconds: number): number {
+  return Math.floor(limit / 100) * Math.ceil((windowSeconds * 1_000_000) / limit);
+}
+
 /**
  * One object per rate-limit key (named e.g. `login-email:<hash>`), so load spreads over many
  * objects. `consume` never awaits between reading and writing the TAT: with the object's
  * input gate that makes each call atomic, so concurrent requests can never overshoot.
+ *
+ * The TAT lives in memory; storage holds a value at least as late, so a restart never makes
+ * a key looser. A write stores the new TAT plus a lead of 1% of the quota (whole requests),
+ * so a busy key writes about once per lead instead of once per request, and a restart can
+ * cost it at most 1% of its quota. Policies under 100 requests per window (login, register,
+ * password) get no lead: every allowed request is persisted exactly.
  */
 export class RateLimiter extends DurableObject<Env> {
+  private tat: number | undefined;
+  private persistedTat: number | undefined;
+  private loaded = false;
   // Whether this instance has already scheduled the idle-cleanup alarm (reset on eviction,
   // which at worst re-schedules it once).
   private alarmScheduled = false;
 
   consume(request: ConsumeRequest): RateLimitDecision {
     const now = this.clock(request.now);
-    const storage = this.ctx.storage.kv;
-    const { tat, decision } = gcra(storage.get<number>(TAT_KEY), now * US_PER_MS, request.limit, request.windowSeconds);
+    this.load();
+    const { tat, decision } = gcra(this.tat, now * US_PER_MS, request.limit, request.windowSeconds);
     if (tat !== undefined) {
-      storage.put(TAT_KEY, tat);
-      if (!this.alarmScheduled) {
-        this.alarmScheduled = true;
-        // Not awaited: the output gate holds the reply until this write is durable too.
-        void this.ctx.storage.setAlarm(Math.ceil(tat / US_PER_MS));
+      this.tat = tat;
+      if (this.persistedTat === undefined || tat > this.persistedTat) {
+        this.persistedTat = tat + leadUs(request.limit, request.windowSeconds);
+        // Synchronous write; the output gate holds every reply until it is durable.
+        this.ctx.storage.kv.put(TAT_KEY, this.persistedTat);
+        if (!this.alarmScheduled) {
+          this.alarmScheduled = true;
+          void this.ctx.storage.setAlarm(Math.ceil(this.persistedTat / US_PER_MS));
+        }
       }
     }
     return { ...decision, now };
@@ -85,14 +103,21 @@ export class RateLimiter extends DurableObject<Env> {
 
   /** Deletes the key's state once the quota is full again (then it equals no state at all). */
   override async alarm(): Promise<void> {
-    const tat = this.ctx.storage.kv.get<number>(TAT_KEY);
-    const tatMs = tat === undefined ? 0 : Math.ceil(tat / US_PER_MS);
+    this.load();
+    const tatMs = this.persistedTat === undefined ? 0 : Math.ceil(this.persistedTat / US_PER_MS);
     if (tatMs > Date.now()) {
       await this.ctx.storage.setAlarm(tatMs);
       return;
     }
+    this.tat = this.persistedTat = undefined;
     this.alarmScheduled = false;
     await this.ctx.storage.deleteAll();
+  }
+
+  private load(): void {
+    if (this.loaded) return;
+    this.tat = this.persistedTat = this.ctx.storage.kv.get<number>(TAT_KEY);
+    this.loaded = true;
   }
 
   private clock(injected: number | undefined): number {

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { AppEnv } from "../env";
+import type { Actor, AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
 import { verifyAccessToken } from "../lib/jwt";
@@ -113,20 +113,25 @@ const BEARER = /^Bearer (\S+)$/;
 /**
  * The limiter every route gets: a request with a valid access token counts against its user,
  * anything else (no token, a bad or expired one) against its client IP. The token is checked
- * here from its signature alone (no database read); requireAuth still does the full check.
+ * here from its signature alone (no database read); requireAuth reuses that verification and
+ * still checks the user in D1.
  */
 export const globalRateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const { user, ip } = c.var.config.rateLimits.policies;
   if (!user && !ip) return next();
   const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
   if (token) {
-    let userId: string | undefined;
+    let claims: Actor | undefined;
     try {
-      userId = (await verifyAccessToken(token, c.var.config)).userId;
+      claims = await verifyAccessToken(token, c.var.config);
     } catch {
       // Not a valid token: the request is anonymous as far as limits go.
     }
-    if (userId !== undefined) return rateLimit("user", () => userId)(c, next);
+    if (claims) {
+      c.set("verifiedToken", { token, claims });
+      const userId = claims.userId;
+      return rateLimit("user", () => userId)(c, next);
+    }
   }
   return rateLimit("ip", byClientIp)(c, next);
 });
