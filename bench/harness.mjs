@@ -7,8 +7,9 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-export const ROOT = path.resolve(import.meta.dirname, "..");
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // Local D1 and Durable Object state, one fresh directory per Worker (BENCH_STATE_DIR moves it).
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? path.join(ROOT, ".bench");
 // The ports the benchmark may use; each Worker needs one for HTTP and one for its inspector.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- <case names…>] [--seconds=10] [--rounds=5] [--connections=10]
+// npm run bench [-- <case names…>] [--seconds=10] [--rounds=6] [--connections=10]
 //
 // Runs each case in bench/cases/*.mjs (or only the named ones) against local Workers started
 // with `wrangler dev`, prints a markdown table and writes it to bench/results.md.
@@ -18,7 +18,7 @@ const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const options = {
   // Measured seconds per side (split over the rounds), warm-up excluded.
   seconds: Number(flags.seconds ?? 10),
-  rounds: Number(flags.rounds ?? 5),
+  rounds: Number(flags.rounds ?? 6),
   connections: Number(flags.connections ?? 10),
   log: (line) => console.error(`  ${line}`),
 };

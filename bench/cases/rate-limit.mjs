@@ -37,9 +37,10 @@ export default {
         await load(side.worker, { path: "/api/users/me", headers: { authorization: `Bearer ${side.token}` }, seconds: 2, connections });
         side.rounds = [];
       }
-      // Alternate short rounds so drift on a shared machine hits both sides alike.
+      // Alternate short rounds (and which side goes first) so drift on a shared machine hits
+      // both sides alike.
       for (let round = 0; round < rounds; round++) {
-        for (const side of sides) {
+        for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
           log(`round ${round + 1}/${rounds}: ${side.label} for ${seconds / rounds} s`);
           side.rounds.push(
             await load(side.worker, {
