@@ -9,8 +9,13 @@ import { limitBody, requireJsonBody } from "./middleware/body";
 import { init } from "./middleware/init";
 import { globalRateLimit } from "./middleware/rate-limit";
 import { authRoutes } from "./routes/auth";
+import { dashboardRoutes } from "./routes/dashboards";
+import { dataSourceTestRoutes } from "./routes/data-source-tests";
+import { dataSourceRoutes } from "./routes/data-sources";
 import { healthRoutes } from "./routes/health";
+import { publicDashboardRoutes } from "./routes/public-dashboards";
 import { userRoutes } from "./routes/users";
+import { widgetRoutes } from "./routes/widgets";
 
 /** Headers a browser client may read. */
 export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
@@ -39,6 +44,14 @@ export function createApp() {
   app.route("/api/health", healthRoutes);
   app.route("/api/auth", authRoutes);
   app.route("/api/users", userRoutes);
+  // Widgets before dashboards: the dashboards app's `*` middleware also matches widget paths,
+  // and mounted first the widget handlers answer before it runs a second time.
+  app.route("/api/dashboards/:dashboardId/widgets", widgetRoutes);
+  app.route("/api/dashboards", dashboardRoutes);
+  app.route("/api/public/dashboards", publicDashboardRoutes);
+  // Connection tests before the data-sources CRUD router: their own two POST paths.
+  app.route("/api/data-sources", dataSourceTestRoutes);
+  app.route("/api/data-sources", dataSourceRoutes);
 
   app.notFound((c) => {
     // The path exists under another method: 405 with the methods it does take.

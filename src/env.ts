@@ -28,6 +28,8 @@ export interface Config {
   corsOrigins: string[];
   allowPrivateNetworkTargets: boolean;
   rateLimits: RateLimitConfig;
+  /** Upper bound for one data-source connection test, socket closed after it. */
+  testConnectionTimeoutMs: number;
 }
 
 export type AppEnv = {
@@ -106,6 +108,7 @@ export function loadConfig(env: Env): Config {
     corsOrigins: (env.CORS_ORIGINS || "*").split(",").map((s) => s.trim()).filter(Boolean),
     allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
     rateLimits: rateLimitConfig(env),
+    testConnectionTimeoutMs: positiveInt("TEST_CONNECTION_TIMEOUT_MS", env.TEST_CONNECTION_TIMEOUT_MS, 10_000),
   };
   cached = { env, config };
   return config;

@@ -1,11 +1,8 @@
 import { createExecutionContext, env, evictDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app";
 import type { RateLimiter } from "../src/durable-objects/rate-limiter";
 import worker from "../src/index";
 import { sha256Hex } from "../src/lib/crypto";
-import { requireAuth } from "../src/middleware/auth";
-import { byOrganization, rateLimit } from "../src/middleware/rate-limit";
 import { addMember, expectError, registerOrg, uniqueEmail, type ApiResponse } from "./helpers";
 
 // The suite's defaults (vitest.config.ts) keep every limit out of the way; each test here
@@ -316,23 +313,21 @@ describe("general limits", () => {
   });
 });
 
-describe("per-organization policy helper", () => {
-  // The data-source connection test route will mount this; a stand-in route shows the behaviour.
-  const app = createApp();
-  app.post("/api/_org-limited", requireAuth, rateLimit("dataSourceTestOrg", byOrganization), (c) => c.json({ ok: true }));
-
-  it("shares one bucket per organization", async () => {
+describe("data-source connection tests", () => {
+  it("share one bucket per organization", async () => {
     const admin = await registerOrg();
     const colleague = await addMember(admin, "editor");
     const other = await registerOrg();
     const vars = { RATE_LIMIT_DATASOURCE_TEST_ORG: "2/60" };
-    const hit = (token: string) => call("POST", "/api/_org-limited", { vars, token }, app.fetch);
-    expect((await hit(admin.token)).status).toBe(200);
+    // An invalid body is enough: the limit counts before validation, so no connection is made.
+    const hit = (token: string) => call("POST", "/api/data-sources/test-connection", { vars, token, body: {} });
+    expectError(await hit(admin.token), 400, "validation_error");
     const second = await hit(colleague.token);
-    expect(second.status).toBe(200);
-    expect(second.headers.get("ratelimit")).toContain(`"datasource-test-org";r=0;t=60`);
+    expectError(second, 400, "validation_error");
+    expect(second.headers.get("ratelimit")).toBe(`"user";r=999999;t=1, "datasource-test-org";r=0;t=60`);
     expectLimited(await hit(admin.token), 30);
-    expect((await hit(other.token)).status).toBe(200);
+    expectLimited(await hit(colleague.token), 30);
+    expectError(await hit(other.token), 400, "validation_error");
   });
 });
 

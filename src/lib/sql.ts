@@ -1,8 +1,8 @@
 import { asc, desc, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 
-/** ORDER BY the chosen column, then by id in the same direction, so pages never overlap. */
-export function orderWithTieBreak(column: SQLiteColumn, id: SQLiteColumn, direction: "asc" | "desc"): SQL[] {
+/** ORDER BY the chosen column (or expression), then by id in the same direction, so pages never overlap. */
+export function orderWithTieBreak(column: SQLiteColumn | SQL, id: SQLiteColumn, direction: "asc" | "desc"): SQL[] {
   const dir = direction === "asc" ? asc : desc;
   return [dir(column), dir(id)];
 }

@@ -29,3 +29,23 @@ export const sortParam = <const F extends readonly [string, ...string[]]>(fields
 
 /** `true` / `false` in a query string. */
 export const booleanQuery = z.enum(["true", "false"]).transform((v) => v === "true");
+
+/** `q`: a case-insensitive substring of the name; empty means no filter. */
+export const searchQuery = z
+  .string()
+  .trim()
+  .max(200)
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+/** A display name: 1–200 characters after trimming. */
+export const displayName = z
+  .string()
+  .trim()
+  .min(1, { message: "Must not be empty" })
+  .max(200, { message: "Must be at most 200 characters" });
+
+/** Object-level check for PATCH bodies: an empty patch is a mistake, not a no-op. */
+export const nonEmptyPatch = <T extends Record<string, unknown>>(value: T) =>
+  Object.values(value).some((v) => v !== undefined);
+export const NON_EMPTY_PATCH = { message: "At least one field must be given", path: [] as string[] };

@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { WIDGET_TYPES } from "../db/schema";
+import { paginationQuery } from "../lib/pagination";
+import { NON_EMPTY_PATCH, displayName, jsonObject, nonEmptyPatch, uuid } from "./common";
+
+/** The dashboard grid: 12 columns; rows grow downwards. */
+export const GRID = {
+  columns: 12,
+  maxHeight: 48,
+  // Not in the spec: a bound so a row index stays a small integer.
+  maxY: 10_000,
+} as const;
+
+export const CONFIG_MAX_BYTES = 64 * 1024;
+
+const x = z.number().int().min(0).max(GRID.columns - 1);
+const y = z.number().int().min(0).max(GRID.maxY);
+const width = z.number().int().min(1).max(GRID.columns);
+const height = z.number().int().min(1).max(GRID.maxHeight);
+
+export const gridOverflowMessage = `x + width must be at most ${GRID.columns}`;
+
+type Payload = { value: unknown; issues: readonly { path?: PropertyKey[] }[] };
+/** Run the x + width check only when both are present and individually valid. */
+const bothValid = ({ value, issues }: Payload) => {
+  const v = value as { x?: unknown; width?: unknown };
+  return (
+    typeof v.x === "number" &&
+    typeof v.width === "number" &&
+    !issues.some((issue) => issue.path?.[0] === "x" || issue.path?.[0] === "width")
+  );
+};
+const fitsGrid = (v: { x?: number; width?: number }) =>
+  v.x === undefined || v.width === undefined || v.x + v.width <= GRID.columns;
+const GRID_REFINEMENT = { path: ["width"], message: gridOverflowMessage, when: bothValid };
+
+export const widgetIdParams = z.object({ dashboardId: uuid, id: uuid });
+export const dashboardIdParam = z.object({ dashboardId: uuid });
+
+export const createWidgetBody = z
+  .strictObject({
+    type: z.enum(WIDGET_TYPES),
+    title: displayName,
+    config: jsonObject(CONFIG_MAX_BYTES).optional().default({}),
+    dataSourceId: uuid.nullable().optional().default(null),
+    x,
+    y,
+    width,
+    height,
+  })
+  .refine(fitsGrid, GRID_REFINEMENT);
+
+// A widget stays on its dashboard: `dashboardId` is not patchable (unknown field → 400).
+export const updateWidgetBody = z
+  .strictObject({
+    type: z.enum(WIDGET_TYPES).optional(),
+    title: displayName.optional(),
+    config: jsonObject(CONFIG_MAX_BYTES).optional(),
+    dataSourceId: uuid.nullable().optional(),
+    x: x.optional(),
+    y: y.optional(),
+    width: width.optional(),
+    height: height.optional(),
+  })
+  .refine(nonEmptyPatch, NON_EMPTY_PATCH)
+  .refine(fitsGrid, GRID_REFINEMENT);
+
+export const listWidgetsQuery = z.object({ ...paginationQuery });
+
+export type CreateWidgetInput = z.infer<typeof createWidgetBody>;
+export type UpdateWidgetInput = z.infer<typeof updateWidgetBody>;
+export type ListWidgetsQuery = z.infer<typeof listWidgetsQuery>;

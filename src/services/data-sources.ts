@@ -1,0 +1,210 @@
+import { and, count, eq, sql, type SQL } from "drizzle-orm";
+import { dataSources, widgets, type DataSource, type DataSourceType, type SslMode } from "../db/schema";
+import type { Actor, Database } from "../env";
+import { decryptSecret, encryptSecret } from "../lib/crypto";
+import { conflict, notFound, validationError } from "../lib/errors";
+import { offsetOf, pageOf } from "../lib/pagination";
+import { escapeLike, orderWithTieBreak } from "../lib/sql";
+import { nowIso } from "../lib/time";
+import { effectiveSslMode, PASSWORD_RESEND_MESSAGE, requiresPasswordResend } from "../schemas/data-source-connection";
+import {
+  type CreateDataSourceInput,
+  type ListDataSourcesQuery,
+  type UpdateDataSourceInput,
+} from "../schemas/data-sources";
+
+/**
+ * The one place a data source becomes a response. The password is write-only: only whether
+ * one is stored comes out, never the ciphertext or the plaintext.
+ */
+export function toDataSourceResponse(row: DataSource) {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    connection: {
+      host: row.host,
+      port: row.port,
+      database: row.database,
+      username: row.username,
+      // The mode a connection will use: the stored one, else the default for this host.
+      ssl: effectiveSslMode(row.host, row.ssl),
+      hasPassword: row.passwordEncrypted !== null,
+    },
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+export type DataSourceResponse = ReturnType<typeof toDataSourceResponse>;
+
+/**
+ * List items have the spec's shape, without `connection`: every member may list sources (to pick
+ * one for a widget), but host and user names are for admins, who read them with GET /:id.
+ */
+export function toDataSourceListItem(row: DataSource) {
+  const { connection: _connection, ...item } = toDataSourceResponse(row);
+  return item;
+}
+
+const inOrg = (actor: Actor, id: string) => and(eq(dataSources.id, id), eq(dataSources.organizationId, actor.organizationId));
+
+export async function getDataSource(db: Database, actor: Actor, id: string): Promise<DataSource> {
+  const row = await db.select().from(dataSources).where(inOrg(actor, id)).get();
+  if (!row) throw notFound("Data source");
+  return row;
+}
+
+/** Rejects a widget's `dataSourceId` that is not a source of the caller's organization. */
+export async function assertUsableDataSource(db: Database, actor: Actor, id: string): Promise<void> {
+  const row = await db.select({ id: dataSources.id }).from(dataSources).where(inOrg(actor, id)).get();
+  if (!row) throw validationError("dataSourceId", "No data source with this id in your organization");
+}
+
+const DATA_SOURCE_SORT = {
+  name: sql`${dataSources.name} COLLATE NOCASE`,
+  createdAt: dataSources.createdAt,
+  updatedAt: dataSources.updatedAt,
+} as const;
+
+export async function listDataSources(db: Database, actor: Actor, query: ListDataSourcesQuery) {
+  const filters: (SQL | undefined)[] = [
+    eq(dataSources.organizationId, actor.organizationId),
+    query.type ? eq(dataSources.type, query.type) : undefined,
+    query.q ? sql`${dataSources.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
+  ];
+  const where = and(...filters);
+  const [rows, [totals]] = await db.batch([
+    db
+      .select()
+      .from(dataSources)
+      .where(where)
+      .orderBy(...orderWithTieBreak(DATA_SOURCE_SORT[query.sort.field], dataSources.id, query.sort.direction))
+      .limit(query.limit)
+      .offset(offsetOf(query.page, query.limit)),
+    db.select({ total: count() }).from(dataSources).where(where),
+  ]);
+  return pageOf(rows.map(toDataSourceListItem), totals?.total ?? 0, query.page, query.limit);
+}
+
+async function encryptedPassword(password: string | null, key: Uint8Array) {
+  if (password === null) return { passwordEncrypted: null, passwordKeyVersion: null };
+  const sealed = await encryptSecret(password, key);
+  return { passwordEncrypted: sealed.ciphertext, passwordKeyVersion: sealed.keyVersion };
+}
+
+export async function createDataSource(
+  db: Database,
+  actor: Actor,
+  input: CreateDataSourceInput,
+  key: Uint8Array,
+): Promise<DataSource> {
+  const now = nowIso();
+  const { password, ...connection } = input.connection;
+  const row: DataSource = {
+    id: crypto.randomUUID(),
+    organizationId: actor.organizationId,
+    name: input.name,
+    type: input.type,
+    ...connection,
+    ssl: connection.ssl ?? null,
+    ...(await encryptedPassword(password, key)),
+    createdBy: actor.userId,
+    createdAt: now,
+    updatedAt: now,
+  };
+  await db.insert(dataSources).values(row);
+  return row;
+}
+
+export async function updateDataSource(
+  db: Database,
+  actor: Actor,
+  id: string,
+  input: UpdateDataSourceInput,
+  key: Uint8Array,
+): Promise<DataSource> {
+  const before = await getDataSource(db, actor, id);
+  const { password, ...connection } = input.connection ?? {};
+  // A stored password is never replayed to a destination (or protocol) the user did not type it for.
+  const movesCredentials =
+    requiresPasswordResend(before, { ...connection, ...(password !== undefined && password !== null && { password }) }) ||
+    (input.type !== undefined && input.type !== before.type && password === undefined);
+  if (movesCredentials && before.passwordEncrypted !== null && password === undefined) {
+    throw validationError("connection.password", PASSWORD_RESEND_MESSAGE);
+  }
+  const changes: Partial<DataSource> = {
+    ...(input.name !== undefined && { name: input.name }),
+    ...(input.type !== undefined && { type: input.type }),
+    ...Object.fromEntries(Object.entries(connection).filter(([, v]) => v !== undefined)),
+    // Omitted: keep the stored password. null: remove it. A string: replace it.
+    ...(password !== undefined && (await encryptedPassword(password, key))),
+    updatedAt: nowIso(),
+  };
+  const updated = await db.update(dataSources).set(changes).where(inOrg(actor, id)).returning().get();
+  if (!updated) throw notFound("Data source");
+  return updated;
+}
+
+/** Deletes a source no widget uses; the check is part of the DELETE so a racing widget cannot slip in between. */
+export async function deleteDataSource(db: Database, actor: Actor, id: string): Promise<void> {
+  const deleted = await db
+    .delete(dataSources)
+    .where(
+      and(
+        inOrg(actor, id),
+        sql`NOT EXISTS (SELECT 1 FROM ${widgets} WHERE ${widgets.dataSourceId} = ${dataSources.id})`,
+      ),
+    )
+    .returning({ id: dataSources.id })
+    .get();
+  if (deleted) return;
+  await getDataSource(db, actor, id);
+  const [usage] = await db
+    .select({ widgets: count() })
+    .from(widgets)
+    .where(and(eq(widgets.dataSourceId, id), eq(widgets.organizationId, actor.organizationId)));
+  throw conflict(`This data source is used by ${usage?.widgets ?? 0} widget(s); detach or delete them first`);
+}
+
+/** A data source with its decrypted connection, for opening a live connection (server side only). */
+export interface DataSourceWithSecret {
+  id: string;
+  organizationId: string;
+  name: string;
+  type: DataSourceType;
+  connection: {
+    host: string;
+    port: number;
+    database: string;
+    username: string;
+    password: string | null;
+    ssl: SslMode;
+  };
+}
+
+export async function getDataSourceWithSecret(
+  db: Database,
+  actor: Actor,
+  id: string,
+  key: Uint8Array,
+): Promise<DataSourceWithSecret> {
+  const row = await getDataSource(db, actor, id);
+  const password =
+    row.passwordEncrypted === null || row.passwordKeyVersion === null
+      ? null
+      : await decryptSecret({ ciphertext: row.passwordEncrypted, keyVersion: row.passwordKeyVersion }, key);
+  return {
+    id: row.id,
+    organizationId: row.organizationId,
+    name: row.name,
+    type: row.type,
+    connection: {
+      host: row.host,
+      port: row.port,
+      database: row.database,
+      username: row.username,
+      password,
+      ssl: effectiveSslMode(row.host, row.ssl),
+    },
+  };
+}

@@ -1,0 +1,199 @@
+import { env } from "cloudflare:test";
+import { SignJWT, UnsecuredJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { api, expectError, ISO_MS, registerOrg, uniqueEmail, UUID } from "./helpers";
+
+const secret = new TextEncoder().encode(env.JWT_SECRET);
+
+function claims(overrides: Record<string, unknown> = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return { sub: crypto.randomUUID(), org: crypto.randomUUID(), role: "admin", iss: "edgeboard", aud: "edgeboard-api", iat: now, exp: now + 3600, jti: crypto.randomUUID(), ...overrides };
+}
+
+describe("register", () => {
+  it("creates an organization whose first user is admin, with the login body", async () => {
+    const email = uniqueEmail("new");
+    const res = await api("POST", "/api/auth/register", {
+      body: { email: `  ${email.toUpperCase()} `, password: "longenough", firstName: "Grace", lastName: "Hopper" },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      accessToken: expect.stringMatching(/^eyJ/),
+      refreshToken: expect.any(String),
+      expiresIn: 3600,
+      user: { id: expect.stringMatching(UUID), email, firstName: "Grace", lastName: "Hopper", role: "admin" },
+    });
+    const me = await api("GET", "/api/users/me", { token: res.body.accessToken });
+    expect(me.body.email).toBe(email);
+  });
+
+  it("refuses a taken email, compared case-insensitively, with 409", async () => {
+    const admin = await registerOrg();
+    const res = await api("POST", "/api/auth/register", {
+      body: { email: admin.email.toUpperCase(), password: "longenough", firstName: "A", lastName: "B" },
+    });
+    expect(expectError(res, 409, "conflict")).toEqual([{ field: "email", message: expect.any(String) }]);
+  });
+
+  it("validates every field with its path", async () => {
+    const res = await api("POST", "/api/auth/register", { body: { email: "nope", password: "short", firstName: "", extra: 1 } });
+    const fields = expectError(res, 400, "validation_error").map((d) => d.field).sort();
+    expect(fields).toEqual(["email", "extra", "firstName", "lastName", "password"]);
+  });
+
+  it("enforces the 128-character password maximum", async () => {
+    const res = await api("POST", "/api/auth/register", {
+      body: { email: uniqueEmail(), password: "x".repeat(129), firstName: "A", lastName: "B" },
+    });
+    expect(expectError(res, 400, "validation_error")).toEqual([{ field: "password", message: expect.any(String) }]);
+  });
+
+  it("can be switched off with REGISTRATION_ENABLED", async () => {
+    const worker = (await import("../src/index")).default;
+    const req = new Request("http://x/api/auth/register", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: uniqueEmail(), password: "longenough", firstName: "A", lastName: "B" }),
+    });
+    const res = await worker.fetch(req, { ...env, REGISTRATION_ENABLED: "false" }, {} as ExecutionContext);
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as any).error.code).toBe("forbidden");
+  });
+});
+
+describe("login", () => {
+  it("returns exactly the spec's shape", async () => {
+    const admin = await registerOrg();
+    const res = await api("POST", "/api/auth/login", { body: { email: ` ${admin.email.toUpperCase()}`, password: admin.password } });
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(["accessToken", "expiresIn", "refreshToken", "user"]);
+    expect(Object.keys(res.body.user).sort()).toEqual(["email", "firstName", "id", "lastName", "role"]);
+    expect(JSON.stringify(res.body)).not.toMatch(/pbkdf2|password/i);
+  });
+
+  it("answers a wrong password and an unknown email the same way", async () => {
+    const admin = await registerOrg();
+    const wrong = await api("POST", "/api/auth/login", { body: { email: admin.email, password: "not the password" } });
+    const unknown = await api("POST", "/api/auth/login", { body: { email: uniqueEmail("ghost"), password: "whatever1" } });
+    expectError(wrong, 401, "invalid_credentials");
+    expectError(unknown, 401, "invalid_credentials");
+    expect(wrong.body).toEqual(unknown.body);
+  });
+
+  it("rejects malformed JSON and a non-JSON content type with 400", async () => {
+    const malformed = await api("POST", "/api/auth/login", { rawBody: "{not json", headers: { "content-type": "application/json" } });
+    expect(expectError(malformed, 400, "validation_error")[0]?.field).toBe("body");
+    const form = await api("POST", "/api/auth/login", { rawBody: "email=a&password=b", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    expectError(form, 400, "validation_error");
+    const wrongTypes = await api("POST", "/api/auth/login", { body: { email: 42, password: ["x"] } });
+    expect(expectError(wrongTypes, 400, "validation_error").map((d) => d.field).sort()).toEqual(["email", "password"]);
+  });
+
+  it("answers an oversize body with 413", async () => {
+    const res = await api("POST", "/api/auth/login", { body: { email: "a@b.co", password: "x".repeat(1_100_000) } });
+    expectError(res, 413, "payload_too_large");
+  });
+});
+
+describe("access tokens", () => {
+  const me = (token: string) => api("GET", "/api/users/me", { token });
+
+  it("refuses a missing or malformed Authorization header", async () => {
+    expectError(await api("GET", "/api/users/me"), 401, "unauthorized");
+    expectError(await api("GET", "/api/users/me", { headers: { authorization: "Basic abc" } }), 401, "unauthorized");
+    expectError(await api("GET", "/api/users/me", { headers: { authorization: "Bearer" } }), 401, "unauthorized");
+    expectError(await me("not-a-jwt"), 401, "unauthorized");
+  });
+
+  it("refuses expired, tampered, alg:none, foreign-key and wrong-algorithm tokens", async () => {
+    const admin = await registerOrg();
+    const payload = JSON.parse(atob(admin.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    const now = Math.floor(Date.now() / 1000);
+
+    const expired = await new SignJWT({ ...payload, iat: now - 7200, exp: now - 3600 }).setProtectedHeader({ alg: "HS256" }).sign(secret);
+    const foreignKey = await new SignJWT(payload).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode("another-secret-another-secret-another-secret"));
+    const wrongAlg = await new SignJWT(payload).setProtectedHeader({ alg: "HS512" }).sign(secret);
+    const none = new UnsecuredJWT(payload).encode();
+    const [h, , s] = admin.token.split(".");
+    const tampered = `${h}.${btoa(JSON.stringify({ ...payload, role: "admin", org: crypto.randomUUID() })).replace(/=+$/, "")}.${s}`;
+    const wrongAudience = await new SignJWT({ ...payload, aud: "someone-else" }).setProtectedHeader({ alg: "HS256" }).sign(secret);
+    const wrongIssuer = await new SignJWT({ ...payload, iss: "evil" }).setProtectedHeader({ alg: "HS256" }).sign(secret);
+
+    for (const token of [expired, foreignKey, wrongAlg, none, tampered, wrongAudience, wrongIssuer]) {
+      expectError(await me(token), 401, "unauthorized");
+    }
+    expect((await me(admin.token)).status).toBe(200);
+  });
+
+  it("refuses a well-signed token for a user that does not exist", async () => {
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256" }).sign(secret);
+    expectError(await me(token), 401, "unauthorized");
+  });
+});
+
+describe("refresh tokens", () => {
+  it("rotates: a new access and refresh token, and the old one stops working", async () => {
+    const admin = await registerOrg();
+    const res = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ accessToken: expect.stringMatching(/^eyJ/), expiresIn: 3600, refreshToken: expect.any(String) });
+    expect(res.body.refreshToken).not.toBe(admin.refreshToken);
+    expect((await api("GET", "/api/users/me", { token: res.body.accessToken })).status).toBe(200);
+  });
+
+  it("revokes the whole family when a rotated token is presented again", async () => {
+    const admin = await registerOrg();
+    const first = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } });
+    expect(first.status).toBe(200);
+    // The stolen old token is replayed: refused, and the legitimate new one dies with it.
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } }), 401, "unauthorized");
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: first.body.refreshToken } }), 401, "unauthorized");
+  });
+
+  it("lets only one of two concurrent refreshes of the same token win", async () => {
+    const admin = await registerOrg();
+    const results = await Promise.all([0, 1].map(() => api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } })));
+    expect(results.filter((r) => r.status === 200).length).toBeLessThanOrEqual(1);
+  });
+
+  it("refuses unknown and expired tokens", async () => {
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: "nope" } }), 401, "unauthorized");
+    const admin = await registerOrg();
+    await env.DB.prepare("UPDATE refresh_tokens SET expires_at = '2000-01-01T00:00:00.000Z'").run();
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } }), 401, "unauthorized");
+  });
+
+  it("stores only hashes", async () => {
+    const admin = await registerOrg();
+    const rows = await env.DB.prepare("SELECT token_hash FROM refresh_tokens").all<{ token_hash: string }>();
+    expect(rows.results.some((r) => r.token_hash === admin.refreshToken)).toBe(false);
+    expect(rows.results.every((r) => /^[0-9a-f]{64}$/.test(r.token_hash))).toBe(true);
+  });
+
+  it("logout revokes the family and answers 204", async () => {
+    const admin = await registerOrg();
+    const rotated = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } });
+    const out = await api("POST", "/api/auth/logout", { body: { refreshToken: rotated.body.refreshToken } });
+    expect(out.status).toBe(204);
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: rotated.body.refreshToken } }), 401, "unauthorized");
+    expect((await api("POST", "/api/auth/logout", { body: { refreshToken: "unknown" } })).status).toBe(204);
+  });
+});
+
+describe("password storage", () => {
+  it("stores PBKDF2-SHA256 with 100,000 iterations and a 16-byte salt", async () => {
+    const admin = await registerOrg();
+    const row = await env.DB.prepare("SELECT password_hash FROM users WHERE id = ?").bind(admin.id).first<{ password_hash: string }>();
+    const [scheme, iterations, salt] = row!.password_hash.split("$");
+    expect(scheme).toBe("pbkdf2-sha256");
+    expect(iterations).toBe("100000");
+    expect(atob(salt!).length).toBe(16);
+    expect(row!.password_hash).not.toContain(admin.password);
+  });
+});
+
+it("timestamps are ISO 8601 with milliseconds", async () => {
+  const admin = await registerOrg();
+  const me = await api("GET", "/api/users/me", { token: admin.token });
+  expect(me.body.createdAt).toMatch(ISO_MS);
+});
