@@ -13,6 +13,10 @@ export default defineConfig({
           JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          // Webhook retries in seconds and a short attempt timeout, so retries, timeouts and
+          // exhaustion happen within a test (4 attempts in all).
+          WEBHOOK_RETRY_SCHEDULE: "1,2,3",
+          WEBHOOK_TIMEOUT_MS: "1000",
           // Every test request comes without CF-Connecting-IP, so all of them share one IP
           // bucket: keep the limiter on but out of the way. test/rate-limit*.test.ts set
           // tight limits per test; the test clock lets them move time instead of sleeping.
@@ -32,8 +36,9 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     setupFiles: ["./test/setup.ts"],
-    // Node-side helpers for the data-source connection tests (a hung server, a closed port).
-    globalSetup: ["./test/global-setup.ts"],
+    // Node-side helpers, started before the workers: a hung server and a closed port for the
+    // data-source connection tests, and the real HTTP receiver webhook tests deliver to.
+    globalSetup: ["./test/global-setup.ts", "./test/receiver/global-setup.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

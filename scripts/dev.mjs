@@ -3,7 +3,8 @@
 //  1. .dev.vars with fresh random secrets if it is missing
 //  2. the drizzle/ migrations applied to the local D1
 //  3. the demo data seeded (idempotent)
-//  4. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1
+//  4. wrangler dev, with the development flag that lets data sources/webhooks reach 127.0.0.1,
+//     and --test-scheduled so GET /__scheduled runs the webhook sweeper on demand
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { ensureDevVars } from "./lib/dev-vars.mjs";
@@ -30,7 +31,7 @@ console.log("\nDemo logins (local only):");
 for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(6)} ${u.email} / ${u.password}`);
 console.log("");
 
-const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true"], {
+const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--test-scheduled", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true"], {
   stdio: "inherit",
   env,
 });

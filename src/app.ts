@@ -16,6 +16,7 @@ import { healthRoutes } from "./routes/health";
 import { publicDashboardRoutes } from "./routes/public-dashboards";
 import { userRoutes } from "./routes/users";
 import { widgetRoutes } from "./routes/widgets";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** Headers a browser client may read. */
 export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
@@ -52,6 +53,7 @@ export function createApp() {
   // Connection tests before the data-sources CRUD router: their own two POST paths.
   app.route("/api/data-sources", dataSourceTestRoutes);
   app.route("/api/data-sources", dataSourceRoutes);
+  app.route("/api/webhooks", webhookRoutes);
 
   app.notFound((c) => {
     // The path exists under another method: 405 with the methods it does take.

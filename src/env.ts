@@ -30,7 +30,20 @@ export interface Config {
   rateLimits: RateLimitConfig;
   /** Upper bound for one data-source connection test, socket closed after it. */
   testConnectionTimeoutMs: number;
+  webhooks: WebhookConfig;
 }
+
+export interface WebhookConfig {
+  /** Seconds before retry n+1 after attempt n fails; its length + 1 is the attempt limit. */
+  retrySchedule: number[];
+  timeoutMs: number;
+  sweepGraceSeconds: number;
+  disableAfterFailures: number;
+  deadLetterQueue: string;
+}
+
+/** The Queue's longest delay for a message or a retry (12 hours). */
+export const MAX_QUEUE_DELAY_SECONDS = 43_200;
 
 export type AppEnv = {
   Bindings: Env;
@@ -64,6 +77,25 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer, got "${value}"`);
   return n;
+}
+
+function nonNegativeInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+}
+
+/** "5,300,1800" → [5, 300, 1800], each capped at the Queue's maximum delay. */
+function retrySchedule(value: string | undefined): number[] {
+  const text = value === undefined || value.trim() === "" ? "5,300,1800,7200,18000,36000,36000" : value;
+  return text.split(",").map((part) => {
+    const seconds = Number(part.trim());
+    if (part.trim() === "" || !Number.isInteger(seconds) || seconds < 0) {
+      throw new ConfigError(`WEBHOOK_RETRY_SCHEDULE must be comma-separated whole seconds, got "${text}"`);
+    }
+    return Math.min(seconds, MAX_QUEUE_DELAY_SECONDS);
+  });
 }
 
 function decodeBase64(value: string): Uint8Array {
@@ -109,6 +141,13 @@ export function loadConfig(env: Env): Config {
     allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
     rateLimits: rateLimitConfig(env),
     testConnectionTimeoutMs: positiveInt("TEST_CONNECTION_TIMEOUT_MS", env.TEST_CONNECTION_TIMEOUT_MS, 10_000),
+    webhooks: {
+      retrySchedule: retrySchedule(env.WEBHOOK_RETRY_SCHEDULE),
+      timeoutMs: positiveInt("WEBHOOK_TIMEOUT_MS", env.WEBHOOK_TIMEOUT_MS, 10_000),
+      sweepGraceSeconds: nonNegativeInt("WEBHOOK_SWEEP_GRACE_SECONDS", env.WEBHOOK_SWEEP_GRACE_SECONDS, 300),
+      disableAfterFailures: positiveInt("WEBHOOK_DISABLE_AFTER_FAILURES", env.WEBHOOK_DISABLE_AFTER_FAILURES, 5),
+      deadLetterQueue: env.WEBHOOK_DEAD_LETTER_QUEUE || "edgeboard-webhooks-dlq",
+    },
   };
   cached = { env, config };
   return config;

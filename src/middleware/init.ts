@@ -4,7 +4,7 @@ import * as schema from "../db/schema";
 import { ConfigError, loadConfig, type AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
-import { noEvents } from "../services/events";
+import { createWebhookPublisher } from "../services/webhook-outbox";
 
 /**
  * Runs first on every request: assigns the request id and builds config and db once into the
@@ -28,6 +28,8 @@ export const init = createMiddleware<AppEnv>(async (c, next) => {
     throw err;
   }
   c.set("db", drizzle(c.env.DB, { schema }));
-  c.set("events", noEvents);
+  // Dashboard/widget changes commit with their webhook deliveries; the Queue send runs after
+  // the response (waitUntil), and if it fails the sweeper sends them later.
+  c.set("events", createWebhookPublisher({ queue: c.env.WEBHOOK_QUEUE, defer: (work) => c.executionCtx.waitUntil(work) }));
   await next();
 });

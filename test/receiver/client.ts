@@ -1,0 +1,43 @@
+// The tests' side of the Node receiver (test/receiver/global-setup.ts), reached over HTTP.
+import { inject } from "vitest";
+import type { ReceivedDelivery, SinkConfig } from "./types";
+
+let counter = 0;
+
+export interface Sink {
+  /** The URL to subscribe. */
+  url: string;
+  received(): Promise<ReceivedDelivery[]>;
+  /** Polls until `count` deliveries have arrived (or fails after `timeoutMs`). */
+  waitFor(count: number, timeoutMs?: number): Promise<ReceivedDelivery[]>;
+  configure(config: SinkConfig): Promise<void>;
+}
+
+export function receiverBase(): string {
+  return `http://127.0.0.1:${inject("receiverPort")}`;
+}
+
+export async function createSink(config: SinkConfig): Promise<Sink> {
+  const name = `sink-${Date.now().toString(36)}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+  const base = receiverBase();
+  const configure = async (c: SinkConfig) => {
+    const res = await fetch(`${base}/_control/${name}`, { method: "PUT", body: JSON.stringify(c) });
+    if (res.status !== 204) throw new Error(`receiver refused sink config: ${res.status}`);
+  };
+  await configure(config);
+  const received = async () => (await (await fetch(`${base}/_control/${name}`)).json()) as ReceivedDelivery[];
+  return {
+    url: `${base}/hooks/${name}`,
+    received,
+    configure,
+    async waitFor(count, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const got = await received();
+        if (got.length >= count) return got;
+        if (Date.now() > deadline) throw new Error(`receiver got ${got.length} deliveries, expected ${count}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+  };
+}
