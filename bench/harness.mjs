@@ -16,6 +16,19 @@ const STATE_DIR = process.env.BENCH_STATE_DIR ?? path.join(ROOT, ".bench");
 const PORTS = [8792, 8793, 8794, 8795];
 const HOST = "127.0.0.1";
 
+/** Every rate-limit policy turned off: for cases that measure something else. */
+export const RATE_LIMITS_OFF = Object.fromEntries(
+  [
+    "RATE_LIMIT_USER",
+    "RATE_LIMIT_IP",
+    "RATE_LIMIT_LOGIN_IP",
+    "RATE_LIMIT_LOGIN_EMAIL",
+    "RATE_LIMIT_REGISTER_IP",
+    "RATE_LIMIT_PASSWORD_IP",
+    "RATE_LIMIT_DATASOURCE_TEST_ORG",
+  ].map((name) => [name, "0"]),
+);
+
 const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
 const running = new Set();
 

@@ -2,18 +2,9 @@
 // against two Workers that differ only in whether the limiter runs. "On" counts every
 // request in the caller's per-user Durable Object, with a quota too big to ever refuse, so
 // both sides serve 200s and the difference is the limiter's work alone.
-import { api, load, seedOrganization, startWorker, summarize } from "../harness.mjs";
+import { api, load, RATE_LIMITS_OFF, seedOrganization, startWorker, summarize } from "../harness.mjs";
 
-const ALL_POLICIES = [
-  "RATE_LIMIT_USER",
-  "RATE_LIMIT_IP",
-  "RATE_LIMIT_LOGIN_IP",
-  "RATE_LIMIT_LOGIN_EMAIL",
-  "RATE_LIMIT_REGISTER_IP",
-  "RATE_LIMIT_PASSWORD_IP",
-  "RATE_LIMIT_DATASOURCE_TEST_ORG",
-];
-const OFF = Object.fromEntries(ALL_POLICIES.map((name) => [name, "0"]));
+const OFF = RATE_LIMITS_OFF;
 const ON = { RATE_LIMIT_USER: "1000000000/60" };
 
 export default {
