@@ -19,6 +19,17 @@ export default defineConfig({
           // exhaustion happen within a test (4 attempts in all).
           WEBHOOK_RETRY_SCHEDULE: "1,2,3",
           WEBHOOK_TIMEOUT_MS: "1000",
+          // Every test request comes without CF-Connecting-IP, so all of them share one IP
+          // bucket: keep the limiter on but out of the way. test/rate-limit*.test.ts set
+          // tight limits per test; the test clock lets them move time instead of sleeping.
+          RATE_LIMIT_USER: "1000000/60",
+          RATE_LIMIT_IP: "1000000/60",
+          RATE_LIMIT_LOGIN_IP: "1000000/60",
+          RATE_LIMIT_LOGIN_EMAIL: "1000000/60",
+          RATE_LIMIT_REGISTER_IP: "1000000/60",
+          RATE_LIMIT_PASSWORD_IP: "1000000/60",
+          RATE_LIMIT_DATASOURCE_TEST_ORG: "1000000/60",
+          RATE_LIMIT_TEST_CLOCK: "true",
           TEST_MIGRATIONS: await readD1Migrations("./drizzle"),
           // The sample data source: its own migrations and the same generated seed as npm run dev.
           SAMPLE_MIGRATIONS: await readD1Migrations("./sample-db/migrations"),

@@ -4,8 +4,10 @@ import { HTTPException } from "hono/http-exception";
 import type { AppEnv } from "./env";
 import { ApiError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
+import { RATE_LIMIT_HEADER_NAMES } from "./lib/rate-limit";
 import { limitBody, requireJsonBody } from "./middleware/body";
 import { init } from "./middleware/init";
+import { globalRateLimit } from "./middleware/rate-limit";
 import { authRoutes } from "./routes/auth";
 import { dashboardRoutes } from "./routes/dashboards";
 import { dataSourceTestRoutes } from "./routes/data-source-tests";
@@ -16,8 +18,8 @@ import { userRoutes } from "./routes/users";
 import { widgetRoutes } from "./routes/widgets";
 import { webhookRoutes } from "./routes/webhooks";
 
-/** Headers a browser client may read (rate-limit headers join here when they exist). */
-export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After"];
+/** Headers a browser client may read. */
+export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -36,6 +38,8 @@ export function createApp() {
       maxAge: 600,
     }),
   );
+  // Every route, present and future: per user with a valid token, else per client IP.
+  app.use("*", globalRateLimit);
   app.use("*", limitBody, requireJsonBody);
 
   app.route("/api/health", healthRoutes);

@@ -1,5 +1,6 @@
 import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { Role } from "./db/schema";
+import { parseRateLimitConfig, type AppliedLimit, type RateLimitConfig } from "./lib/rate-limit";
 import type { EventPublisher } from "./services/events";
 import type * as schema from "./db/schema";
 
@@ -26,6 +27,7 @@ export interface Config {
   maxBodyBytes: number;
   corsOrigins: string[];
   allowPrivateNetworkTargets: boolean;
+  rateLimits: RateLimitConfig;
   /** Upper bound for one data-source connection test, socket closed after it. */
   testConnectionTimeoutMs: number;
   webhooks: WebhookConfig;
@@ -56,6 +58,10 @@ export type AppEnv = {
     actor: Actor;
     /** Where dashboard/widget changes are committed with their events (webhooks plug in here). */
     events: EventPublisher;
+    /** The rate-limit policies that judged this request so far (for the response headers). */
+    rateLimits?: AppliedLimit[];
+    /** An access token the global rate limiter already verified, so requireAuth need not redo it. */
+    verifiedToken?: { token: string; claims: Actor };
     /** The built-in sample data source's database (widget data). */
     sampleDb: D1Database;
   };
@@ -106,6 +112,14 @@ function decodeBase64(value: string): Uint8Array {
   }
 }
 
+function rateLimitConfig(env: Env): RateLimitConfig {
+  try {
+    return parseRateLimitConfig(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
 // Parsed once per isolate: `env` does not change while an isolate lives.
 let cached: { env: Env; config: Config } | undefined;
 
@@ -131,6 +145,7 @@ export function loadConfig(env: Env): Config {
     maxBodyBytes: positiveInt("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     corsOrigins: (env.CORS_ORIGINS || "*").split(",").map((s) => s.trim()).filter(Boolean),
     allowPrivateNetworkTargets: bool(env.ALLOW_PRIVATE_NETWORK_TARGETS, false),
+    rateLimits: rateLimitConfig(env),
     testConnectionTimeoutMs: positiveInt("TEST_CONNECTION_TIMEOUT_MS", env.TEST_CONNECTION_TIMEOUT_MS, 10_000),
     webhooks: {
       retrySchedule: retrySchedule(env.WEBHOOK_RETRY_SCHEDULE),

@@ -2,6 +2,9 @@ import { createApp } from "./app";
 import { handleQueueBatch } from "./queues/webhook-consumer";
 import { sweepPendingDeliveries } from "./queues/webhook-sweeper";
 
+// Durable Object classes must be exported from the Worker entry for wrangler to bind them.
+export { RateLimiter } from "./durable-objects/rate-limiter";
+
 const app = createApp();
 
 export default {

@@ -4,14 +4,9 @@
 //   warm   8 sample-source queries, answered from the cache (cacheTtlSeconds: 86400)
 //   cold   the same 8 queries with cacheTtlSeconds: 0, so every read runs all 8 on D1
 // Rate limits are off, so every side serves 200s and only the data path differs.
-import { api, load, seedOrganization, startWorker, summarize } from "../harness.mjs";
+import { RATE_LIMITS_OFF, api, load, seedOrganization, startWorker, summarize } from "../harness.mjs";
 
 const SAMPLE = "5a301e00-da7a-4000-8000-000000000001";
-const NO_RATE_LIMITS = Object.fromEntries(
-  ["RATE_LIMIT_USER", "RATE_LIMIT_IP", "RATE_LIMIT_LOGIN_IP", "RATE_LIMIT_LOGIN_EMAIL", "RATE_LIMIT_REGISTER_IP", "RATE_LIMIT_PASSWORD_IP", "RATE_LIMIT_DATASOURCE_TEST_ORG"].map(
-    (name) => [name, "0"],
-  ),
-);
 
 // Eight typical dashboard queries over the sample shop.
 const QUERIES = [
@@ -42,7 +37,7 @@ export default {
   target: "warm ≥ 0.8 × plain (req/s)",
 
   async run({ seconds, rounds, connections, log }) {
-    const worker = await startWorker("widget-data", NO_RATE_LIMITS, { sampleData: true });
+    const worker = await startWorker("widget-data", RATE_LIMITS_OFF, { sampleData: true });
     let sides;
     try {
       const { token } = await seedOrganization(worker);

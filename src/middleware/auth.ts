@@ -14,7 +14,9 @@ const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const match = BEARER.exec(c.req.header("authorization") ?? "");
   if (!match) throw unauthorized("Missing or malformed Authorization: Bearer header");
-  const claims = await verifyAccessToken(match[1]!, c.var.config);
+  const token = match[1]!;
+  const verified = c.get("verifiedToken");
+  const claims = verified?.token === token ? verified.claims : await verifyAccessToken(token, c.var.config);
   const actor = await findActor(c.var.db, claims.userId, claims.organizationId);
   if (!actor) throw unauthorized("Invalid or expired access token");
   c.set("actor", claims.sessionId ? { ...actor, sessionId: claims.sessionId } : actor);

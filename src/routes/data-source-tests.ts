@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
+import { byOrganization, rateLimit } from "../middleware/rate-limit";
 import { idParam } from "../schemas/common";
 import { testConnectionBody } from "../schemas/data-source-connection";
 import { testConnection, testSavedConnection, type TestRunOptions } from "../services/connection-tests";
@@ -13,8 +13,8 @@ import { isSampleDataSource, testSampleSource } from "../services/sample-source"
 // `use("*")`), so nothing here runs for the CRUD routes, and no path here matches theirs:
 // POST /test-connection and POST /:id/test only.
 
-// TODO(ratelimit merge): replace with `rateLimit(<test-connection policy: 30/min>, (c) => c.var.actor.organizationId)`.
-const limitConnectionTests = createMiddleware<AppEnv>((_c, next) => next());
+// Connection tests reach outside the Worker: RATE_LIMIT_DATASOURCE_TEST_ORG per organization.
+const limitConnectionTests = rateLimit("dataSourceTestOrg", byOrganization);
 
 const runOptions = (c: Context<AppEnv>): TestRunOptions => ({
   allowPrivate: c.var.config.allowPrivateNetworkTargets,

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
+import { byClientIp, rateLimit } from "../middleware/rate-limit";
 import { idParam } from "../schemas/common";
 import { changePasswordBody, createUserBody, listUsersQuery, updateMeBody, updateUserBody } from "../schemas/users";
 import {
@@ -23,7 +24,7 @@ export const userRoutes = new Hono<AppEnv>()
   .patch("/me", validate("json", updateMeBody), async (c) => {
     return c.json(toUserResponse(await updateMe(c.var.db, c.var.actor, c.req.valid("json"))));
   })
-  .post("/me/password", validate("json", changePasswordBody), async (c) => {
+  .post("/me/password", rateLimit("passwordIp", byClientIp), validate("json", changePasswordBody), async (c) => {
     await changePassword(c.var.db, c.var.actor, c.req.valid("json"), c.var.actor.sessionId);
     return c.body(null, 204);
   })

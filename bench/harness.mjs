@@ -1,0 +1,195 @@
+// Shared plumbing for bench cases: local Workers under `wrangler dev`, API calls, load runs.
+// The load generator (autocannon, in this Node process) and the Worker (workerd, started
+// by wrangler in its own process) never share a process.
+import autocannon from "autocannon";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("..", import.meta.url));
+// Local D1 and Durable Object state, one fresh directory per Worker (BENCH_STATE_DIR moves it).
+const STATE_DIR = process.env.BENCH_STATE_DIR ?? path.join(ROOT, ".bench");
+// The ports the benchmark may use; each Worker needs one for HTTP and one for its inspector.
+// BENCH_PORTS=8804,8805 moves them (e.g. when another run holds these).
+const PORTS = process.env.BENCH_PORTS ? process.env.BENCH_PORTS.split(",").map(Number) : [8792, 8793, 8794, 8795];
+const HOST = "127.0.0.1";
+
+/** Every rate-limit policy turned off: for cases that measure something else. */
+export const RATE_LIMITS_OFF = Object.fromEntries(
+  [
+    "RATE_LIMIT_USER",
+    "RATE_LIMIT_IP",
+    "RATE_LIMIT_LOGIN_IP",
+    "RATE_LIMIT_LOGIN_EMAIL",
+    "RATE_LIMIT_REGISTER_IP",
+    "RATE_LIMIT_PASSWORD_IP",
+    "RATE_LIMIT_DATASOURCE_TEST_ORG",
+  ].map((name) => [name, "0"]),
+);
+
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+const running = new Set();
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
+}
+
+const taken = new Set();
+async function takePort() {
+  for (const port of PORTS) {
+    if (taken.has(port)) continue;
+    if (await portFree(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error(`No free port left in ${PORTS.join(", ")}`);
+}
+
+/** Random secrets for one benchmark run: nothing from .dev.vars or production is reused. */
+export const secrets = {
+  JWT_SECRET: randomBytes(32).toString("hex"),
+  ENCRYPTION_KEY: randomBytes(32).toString("base64"),
+};
+
+/**
+ * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
+ * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
+ * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
+ * as `npm run dev` does (docs/widget-data.md).
+ */
+export async function startWorker(name, vars = {}, { sampleData = false } = {}) {
+  const persistTo = path.join(STATE_DIR, name);
+  rmSync(persistTo, { recursive: true, force: true });
+  const wrangler = (args, what) => {
+    const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], { cwd: ROOT, env: childEnv, encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`${what} for ${name} failed:\n${run.stdout}\n${run.stderr}`);
+  };
+  wrangler(["d1", "migrations", "apply", "DB"], "Migrating DB");
+  if (sampleData) {
+    const { buildSampleSeedSql } = await import("../scripts/sample-seed.mjs");
+    wrangler(["d1", "migrations", "apply", "SAMPLE_DB"], "Migrating SAMPLE_DB");
+    const seedFile = path.join(persistTo, "sample-seed.sql");
+    writeFileSync(seedFile, buildSampleSeedSql());
+    wrangler(["d1", "execute", "SAMPLE_DB", "--file", seedFile], "Seeding SAMPLE_DB");
+  }
+
+  const port = await takePort();
+  const inspectorPort = await takePort();
+  const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
+  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn");
+  for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
+  // Its own process group, so stopping it also stops workerd.
+  const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const worker = {
+    name,
+    url: `http://${HOST}:${port}`,
+    async stop() {
+      running.delete(worker);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {}
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {}
+      }, 5000);
+      await exited;
+      clearTimeout(timer);
+      taken.delete(port);
+      taken.delete(inspectorPort);
+    },
+  };
+  running.add(worker);
+
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev (${name}) exited early:\n${output}`);
+    try {
+      const res = await fetch(`${worker.url}/api/health`);
+      if (res.ok) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      await worker.stop();
+      throw new Error(`wrangler dev (${name}) did not become healthy in time:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return worker;
+}
+
+export async function stopAll() {
+  await Promise.all([...running].map((w) => w.stop()));
+}
+
+/** One JSON API call; throws on an unexpected status. */
+export async function api(worker, method, path, { token, body, expect = [200, 201, 204] } = {}) {
+  const headers = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!expect.includes(res.status)) throw new Error(`${method} ${path} on ${worker.name}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Registers a fresh organization and returns its admin's access token. */
+export async function seedOrganization(worker) {
+  const email = `bench-${Date.now()}-${randomBytes(4).toString("hex")}@example.com`;
+  const session = await api(worker, "POST", "/api/auth/register", {
+    body: { email, password: "benchmark password", firstName: "Bench", lastName: "Mark", organizationName: "Bench" },
+  });
+  return { email, token: session.accessToken };
+}
+
+/**
+ * Drives `worker` with autocannon for `seconds` and returns every response's latency, so
+ * several rounds of one side can be pooled before percentiles are taken.
+ */
+export async function load(worker, { path, method = "GET", headers = {}, body, seconds, connections = 10 }) {
+  const latencies = [];
+  const statuses = {};
+  const instance = autocannon({
+    url: `${worker.url}${path}`,
+    method,
+    headers,
+    body,
+    connections,
+    duration: seconds,
+  });
+  instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+    latencies.push(responseTime);
+    statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+  });
+  const result = await instance;
+  return { latencies, statuses, seconds: result.duration, errors: result.errors + result.timeouts };
+}
+
+/** Pools rounds of one side into req/s and latency percentiles (ms). */
+export function summarize(rounds) {
+  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const seconds = rounds.reduce((s, r) => s + r.seconds, 0);
+  const statuses = {};
+  for (const r of rounds) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
+  return {
+    requests: latencies.length,
+    rps: latencies.length / seconds,
+    p50: pct(50),
+    p99: pct(99),
+    statuses,
+    errors: rounds.reduce((s, r) => s + r.errors, 0),
+  };
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// npm run bench [-- <case names…>] [--seconds=10] [--rounds=6] [--connections=10]
+//
+// Runs each case in bench/cases/*.mjs (or only the named ones) against local Workers started
+// with `wrangler dev`, prints a markdown table and writes it to bench/results.md.
+// A case module is one of:
+//  - default { name, title, target, run(options) → { rows, verdict } }, each row being
+//    { label, requests, rps, p50, p99 } (latency in ms); the case starts its own Workers.
+//  - default run({ baseUrl, log }) → result object, with named exports `name`, `description`
+//    and `workerVars`: this script starts one Worker with those vars (rate limits off, since
+//    such a case measures something else) and prints the result as a table.
+import { readdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { RATE_LIMITS_OFF, ROOT, startWorker, stopAll } from "./harness.mjs";
+
+const flags = Object.fromEntries(
+  process.argv.slice(2).filter((a) => a.startsWith("--")).map((a) => a.slice(2).split("=")),
+);
+const only = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const options = {
+  // Measured seconds per side (split over the rounds), warm-up excluded.
+  seconds: Number(flags.seconds ?? 10),
+  rounds: Number(flags.rounds ?? 6),
+  connections: Number(flags.connections ?? 10),
+  log: (line) => console.error(`  ${line}`),
+};
+
+const fmt = (n, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+/** A result object as a two-column table, nested fields dotted. */
+function resultTable(result) {
+  const rows = [];
+  const walk = (value, key) => {
+    if (value !== null && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${k}` : k);
+    else rows.push(`| ${key} | ${value} |`);
+  };
+  walk(result, "");
+  return ["| Measure | Value |", "| --- | ---: |", ...rows].join("\n");
+}
+
+/** Both case shapes as { name, title, target, run(options) → { table, verdict } }. */
+function normalize(mod) {
+  if (typeof mod.default === "function") {
+    return {
+      name: mod.name,
+      title: mod.description ?? mod.name,
+      target: mod.target,
+      async run(options) {
+        const worker = await startWorker(mod.name, { ...RATE_LIMITS_OFF, ...mod.workerVars });
+        try {
+          const result = await mod.default({ baseUrl: worker.url, log: options.log });
+          return { table: resultTable(result), verdict: "Rate limits off for this case." };
+        } finally {
+          await worker.stop();
+        }
+      },
+    };
+  }
+  const c = mod.default;
+  return {
+    ...c,
+    async run(options) {
+      const { rows, verdict } = await c.run(options);
+      const table = [
+        "| Side | Requests | req/s | p50 (ms) | p99 (ms) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        ...rows.map((r) => `| ${r.label} | ${r.requests} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`),
+      ].join("\n");
+      return { table, verdict };
+    },
+  };
+}
+
+const casesDir = path.join(ROOT, "bench", "cases");
+const cases = [];
+for (const file of readdirSync(casesDir).filter((f) => f.endsWith(".mjs")).sort()) {
+  const c = normalize(await import(pathToFileURL(path.join(casesDir, file)).href));
+  if (only.length === 0 || only.includes(c.name)) cases.push(c);
+}
+if (cases.length === 0) {
+  console.error(`No bench case matches ${only.join(", ")}`);
+  process.exit(1);
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, async () => {
+    await stopAll();
+    process.exit(130);
+  });
+}
+
+const sections = [];
+let failed = false;
+for (const c of cases) {
+  console.error(`${c.name}: ${c.title}`);
+  try {
+    const { table, verdict } = await c.run(options);
+    const target = c.target ? `Target: ${c.target}.\n\n` : "";
+    sections.push(`## ${c.name}: ${c.title}\n\n${target}${table}\n\n${verdict}\n`);
+  } catch (err) {
+    failed = true;
+    sections.push(`## ${c.name}: ${c.title}\n\nFAILED: ${err.message}\n`);
+  }
+}
+await stopAll();
+
+const cpus = os.cpus();
+const header = [
+  "# Benchmark results",
+  "",
+  `Run ${new Date().toISOString()} on ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, Node ${process.version}, ` +
+    `${os.platform()} ${os.release()}. Local \`wrangler dev\` (workerd) on loopback. Load cases: autocannon with ` +
+    `${options.connections} connections, ${options.seconds} s measured per side in ${options.rounds} alternating rounds ` +
+    "after a 2 s warm-up. Numbers from one shared development machine: compare sides, not absolutes.",
+  "",
+].join("\n");
+const markdown = `${header}\n${sections.join("\n")}`;
+writeFileSync(path.join(ROOT, "bench", "results.md"), markdown);
+console.log(markdown);
+process.exit(failed ? 1 : 0);
