@@ -40,6 +40,9 @@ describe("cacheKey", () => {
     const result = { columns: [{ name: "n", type: "integer" as const }], rows: [[1]], rowCount: 1, truncated: false, durationMs: 1 };
     const storedAt = Date.now() - 60_000;
     await writeCachedResult(key, result, 300, storedAt);
+    // Stored in the Workers Cache API (the isolate's own copy of an entry this old has lapsed).
+    const stored = await (await caches.open("edgeboard:widget-data")).match(key);
+    expect(await stored!.json()).toEqual({ result, cachedAt: new Date(storedAt).toISOString() });
     expect(await readCachedResult(key, 300)).toEqual({ result, cachedAt: new Date(storedAt).toISOString() });
     // The TTL was lowered below the entry's age: it is not served any more.
     expect(await readCachedResult(key, 30)).toBeNull();

@@ -47,6 +47,38 @@ interface CachedEntry {
   cachedAt: string;
 }
 
+// In front of the Cache API, each isolate keeps the entries it recently read or wrote: a
+// dashboard view then costs no cache lookup at all. It trusts its copy for at most
+// MEMORY_MAX_AGE_MS (and never past the widget's TTL), so after a refresh=true served by
+// another isolate, a view here may show the previous result — with its own, older cachedAt —
+// for at most that long. Same keys, so the same isolation between organizations.
+const MEMORY_MAX_AGE_MS = 10_000;
+const MEMORY_MAX_BYTES = 8 * 1024 * 1024;
+const MEMORY_MAX_ENTRY_BYTES = 512 * 1024;
+const memory = new Map<string, { entry: CachedEntry; until: number; bytes: number }>();
+let memoryBytes = 0;
+
+function forget(key: string): void {
+  const old = memory.get(key);
+  if (!old) return;
+  memory.delete(key);
+  memoryBytes -= old.bytes;
+}
+
+function remember(key: string, entry: CachedEntry, bytes: number, ttlSeconds: number, now: number): void {
+  forget(key);
+  if (bytes > MEMORY_MAX_ENTRY_BYTES) return;
+  memory.set(key, { entry, bytes, until: now + Math.min(MEMORY_MAX_AGE_MS, ttlSeconds * 1000) });
+  memoryBytes += bytes;
+  // Oldest first (a Map keeps insertion order, and remember() re-inserts).
+  for (const oldest of memory.keys()) {
+    if (memoryBytes <= MEMORY_MAX_BYTES) break;
+    forget(oldest);
+  }
+}
+
+const fresh = (entry: CachedEntry, ttlSeconds: number, now: number) => now - Date.parse(entry.cachedAt) <= ttlSeconds * 1000;
+
 let opened: Promise<Cache> | undefined;
 function widgetCache(): Promise<Cache> | null {
   // `caches` is absent outside the Workers runtime.
@@ -57,13 +89,18 @@ function widgetCache(): Promise<Cache> | null {
 
 /** The cached result if present and younger than `ttlSeconds` (the widget's TTL now, not when stored). */
 export async function readCachedResult(key: string, ttlSeconds: number, now = Date.now()): Promise<CachedEntry | null> {
+  if (ttlSeconds <= 0) return null;
+  const local = memory.get(key);
+  if (local && now < local.until && fresh(local.entry, ttlSeconds, now)) return local.entry;
   const cache = widgetCache();
-  if (!cache || ttlSeconds <= 0) return null;
+  if (!cache) return null;
   try {
     const hit = await (await cache).match(key);
     if (!hit) return null;
-    const entry = (await hit.json()) as CachedEntry;
-    if (now - Date.parse(entry.cachedAt) > ttlSeconds * 1000) return null;
+    const text = await hit.text();
+    const entry = JSON.parse(text) as CachedEntry;
+    if (!fresh(entry, ttlSeconds, now)) return null;
+    remember(key, entry, text.length, ttlSeconds, now);
     return entry;
   } catch (err) {
     // A cache failure costs a query, never the widget.
@@ -73,15 +110,16 @@ export async function readCachedResult(key: string, ttlSeconds: number, now = Da
 }
 
 export async function writeCachedResult(key: string, result: TabularResult, ttlSeconds: number, now = Date.now()): Promise<void> {
-  const cache = widgetCache();
-  if (!cache || ttlSeconds <= 0) return;
+  if (ttlSeconds <= 0) return;
   const entry: CachedEntry = { result, cachedAt: new Date(now).toISOString() };
+  const text = JSON.stringify(entry);
+  remember(key, entry, text.length, ttlSeconds, now);
+  const cache = widgetCache();
+  if (!cache) return;
   try {
     await (await cache).put(
       key,
-      new Response(JSON.stringify(entry), {
-        headers: { "content-type": "application/json", "cache-control": `max-age=${Math.ceil(ttlSeconds)}` },
-      }),
+      new Response(text, { headers: { "content-type": "application/json", "cache-control": `max-age=${Math.ceil(ttlSeconds)}` } }),
     );
   } catch (err) {
     log("warn", "widget cache write failed", { error: err instanceof Error ? err.message : String(err) });
