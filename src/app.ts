@@ -96,7 +96,8 @@ function allowedMethods(app: Hono<AppEnv>, path: string): string[] {
   const methods = new Set<string>();
   for (const route of app.routes) {
     if (route.method === "ALL" || route.path.includes("*")) continue;
-    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+").replace(/\/$/, "")}/?$`);
+    // Exact, like the router: `/api/health/` is not `/api/health` (404, not a 405 naming GET).
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, "[^/]+")}$`);
     if (pattern.test(path)) methods.add(route.method);
   }
   return [...methods];

@@ -42,6 +42,9 @@ const IPV4_BLOCKED: Cidr[] = [
 const IPV6_BLOCKED: Cidr[] = [
   [[0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified"],
   [[0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback"],
+  // After the IPv4-carrying forms above: nothing else in ::/8 is assigned.
+  [[0], 8, "reserved"],
+  [[0x64, 0xff9b, 1], 48, "local-use NAT64"],
   [[0x100, 0, 0, 0], 64, "discard"],
   [[0x2001, 0], 23, "IETF protocol assignments"],
   [[0x2001, 0xdb8], 32, "documentation"],
@@ -106,6 +109,9 @@ function ipv6Reason(groups: number[]): string | null {
   // Forms that carry an IPv4 address are judged by that address.
   const zeros5 = groups.slice(0, 5).every((g) => g === 0);
   if (zeros5 && groups[5] === 0xffff) return ipv4Reason(embeddedIpv4(groups, 6)); // ::ffff:a.b.c.d
+  if (groups.slice(0, 4).every((g) => g === 0) && groups[4] === 0xffff && groups[5] === 0) {
+    return ipv4Reason(embeddedIpv4(groups, 6)); // IPv4-translated ::ffff:0:a.b.c.d
+  }
   if (zeros5 && groups[5] === 0 && (groups[6]! > 0 || groups[7]! > 1)) return ipv4Reason(embeddedIpv4(groups, 6)); // ::a.b.c.d
   if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0)) {
     return ipv4Reason(embeddedIpv4(groups, 6)); // NAT64

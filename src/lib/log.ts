@@ -1,4 +1,6 @@
 // Structured one-line JSON logs; Workers Logs indexes the fields. Callers never pass secrets.
+import { DrizzleQueryError } from "drizzle-orm";
+
 type Level = "info" | "warn" | "error";
 
 export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
@@ -9,6 +11,12 @@ export function log(level: Level, message: string, fields: Record<string, unknow
 }
 
 export function errorFields(err: unknown): Record<string, unknown> {
+  // Drizzle puts the bound values (password and token hashes, ciphertexts) in its message and
+  // stack: log the SQL text and D1's reason instead.
+  if (err instanceof DrizzleQueryError) {
+    const cause = err.cause instanceof Error ? err.cause : undefined;
+    return { errorName: "DrizzleQueryError", query: err.query, errorMessage: cause?.message ?? "query failed", stack: cause?.stack };
+  }
   if (err instanceof Error) return { errorName: err.name, errorMessage: err.message, stack: err.stack };
   return { errorMessage: String(err) };
 }

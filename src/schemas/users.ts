@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { ROLES } from "../db/schema";
 import { paginationQuery } from "../lib/pagination";
-import { email, newPassword, personName, sortParam } from "./common";
+import { NON_EMPTY_PATCH, email, newPassword, nonEmptyPatch, personName, sortParam } from "./common";
 
 export const updateMeBody = z
-  .strictObject({ firstName: personName.optional(), lastName: personName.optional() });
+  .strictObject({ firstName: personName.optional(), lastName: personName.optional() })
+  .refine(nonEmptyPatch, NON_EMPTY_PATCH);
 
 export const changePasswordBody = z.strictObject({
   currentPassword: z.string().min(1).max(1024),
@@ -19,11 +20,13 @@ export const createUserBody = z.strictObject({
   role: z.enum(ROLES),
 });
 
-export const updateUserBody = z.strictObject({
-  firstName: personName.optional(),
-  lastName: personName.optional(),
-  role: z.enum(ROLES).optional(),
-});
+export const updateUserBody = z
+  .strictObject({
+    firstName: personName.optional(),
+    lastName: personName.optional(),
+    role: z.enum(ROLES).optional(),
+  })
+  .refine(nonEmptyPatch, NON_EMPTY_PATCH);
 
 export const listUsersQuery = z.object({
   ...paginationQuery,

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNotNull, isNull } from "drizzle-orm";
 import { organizations, refreshTokens, users, type User } from "../db/schema";
 import type { Config, Database } from "../env";
 import { dummyPasswordHash, generateToken, hashPassword, sha256Hex, verifyPassword } from "../lib/crypto";
@@ -95,6 +95,16 @@ async function revokeFamily(db: Database, familyId: string): Promise<void> {
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
 }
 
+async function familyRevoked(db: Database, familyId: string): Promise<boolean> {
+  const revoked = await db
+    .select({ id: refreshTokens.id })
+    .from(refreshTokens)
+    .where(and(eq(refreshTokens.familyId, familyId), isNotNull(refreshTokens.revokedAt)))
+    .limit(1)
+    .get();
+  return revoked !== undefined;
+}
+
 /**
  * Rotates a refresh token. A token that was already rotated (or revoked) is a sign it was
  * stolen: the whole family is revoked, so both the thief and the owner must log in again.
@@ -126,6 +136,12 @@ export async function refresh(db: Database, config: Config, token: string) {
   const user = await db.select().from(users).where(eq(users.id, row.userId)).get();
   if (!user) throw invalidRefreshToken();
   const session = await startSession(db, config, user, row.familyId);
+  // A reuse detected while this rotation was in flight revoked the family before the new token
+  // existed, so that revocation missed it: the new token must not outlive its family.
+  if (await familyRevoked(db, row.familyId)) {
+    await revokeFamily(db, row.familyId);
+    throw invalidRefreshToken();
+  }
   return { accessToken: session.accessToken, expiresIn: session.expiresIn, refreshToken: session.refreshToken };
 }
 
