@@ -15,7 +15,8 @@ function recordingPublisher() {
   const commits: { statements: Statement[]; events: DomainEvent[] }[] = [];
   const publisher: EventPublisher = {
     async commit(database, statements, events) {
-      commits.push({ statements, events });
+      // The payloads are what receivers see; onlyIf is the outbox's condition, tested elsewhere.
+      commits.push({ statements, events: events.map(({ onlyIf: _onlyIf, ...event }) => event) });
       return database.batch(statements);
     },
   };

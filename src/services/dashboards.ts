@@ -6,7 +6,7 @@ import { offsetOf, pageOf } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type { CreateDashboardInput, ListDashboardsQuery, UpdateDashboardInput } from "../schemas/dashboards";
-import type { DomainEvent, EventPublisher } from "./events";
+import { changedARow, type DomainEvent, type EventPublisher } from "./events";
 import { WIDGET_ORDER, toPublicWidgetResponse, widgetEvent, type WidgetResponse } from "./widgets";
 
 /** The one place a dashboard becomes a response (POST and PATCH answer with this). */
@@ -168,6 +168,7 @@ export async function updateDashboard(
     changedFields: Object.keys(changes),
     updatedBy: actor.userId,
   });
+  event.onlyIf = changedARow;
   const [rows] = (await events.commit(
     db,
     [db.update(dashboards).set({ ...changes, updatedBy: actor.userId, updatedAt: now }).where(inOrg(actor, id)).returning()],
@@ -182,10 +183,12 @@ export async function updateDashboard(
 export async function deleteDashboard(db: Database, actor: Actor, id: string, events: EventPublisher): Promise<void> {
   const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
   const now = nowIso();
-  const widgetEvents = doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId }));
-  await events.commit(
-    db,
-    [db.delete(dashboards).where(inOrg(actor, id))],
-    [...widgetEvents, dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId })],
-  );
+  // One condition for all of them (it spans several outbox statements, so not changes()):
+  // published only if the dashboard is really gone after this batch.
+  const gone = sql`NOT EXISTS (SELECT 1 FROM ${dashboards} WHERE ${dashboards.id} = ${id})`;
+  const allEvents = [
+    ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
+    dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
+  ].map((event) => ({ ...event, onlyIf: gone }));
+  await events.commit(db, [db.delete(dashboards).where(inOrg(actor, id))], allEvents);
 }

@@ -1,3 +1,4 @@
+import { sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { WebhookEvent } from "../db/schema";
 import type { Database } from "../env";
@@ -8,6 +9,11 @@ export interface DomainEvent {
   organizationId: string;
   data: Record<string, unknown>;
   timestamp: string;
+  /**
+   * A condition, evaluated in the same batch right after the change, that is true only if the
+   * change really applied (a guarded UPDATE can match no row). Without it the event always counts.
+   */
+  onlyIf?: SQL;
 }
 
 export type Statement = BatchItem<"sqlite">;
@@ -22,6 +28,13 @@ export interface EventPublisher {
   /** Runs `statements` (plus the events' own writes) in one `db.batch`; returns the results of `statements` in order. */
   commit(db: Database, statements: [Statement, ...Statement[]], events: DomainEvent[]): Promise<unknown[]>;
 }
+
+/**
+ * `onlyIf` for one event after one statement: true when that statement changed a row. SQLite's
+ * changes() reports the statement that ran just before, so use it only when the change is a
+ * single statement with a single event (the event's writes then run right after it).
+ */
+export const changedARow = sql`changes() > 0`;
 
 /** A publisher that records nothing: the change alone. */
 export const noEvents: EventPublisher = {

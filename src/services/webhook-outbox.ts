@@ -31,6 +31,8 @@ export interface OutboxEvent {
   event: string;
   /** The exact JSON body receivers get (the signature covers these bytes). */
   payload: string;
+  /** Deliveries are written only if this holds after the change (see DomainEvent.onlyIf). */
+  onlyIf?: SQL;
 }
 
 export const payloadOf = (e: { event: string; data: DomainEvent["data"]; timestamp: string }): string =>
@@ -68,8 +70,12 @@ export function deliveryInserts(db: Database, organizationId: string, events: Ou
     sql`, `,
   );
   const statements = [];
-  for (let start = 0; start < events.length; start += EVENTS_PER_STATEMENT) {
-    const chunk = events.slice(start, start + EVENTS_PER_STATEMENT);
+  for (let start = 0; start < events.length; ) {
+    // A chunk shares one condition, so it stays one WHERE clause.
+    const condition = events[start]!.onlyIf;
+    let end = start + 1;
+    while (end < events.length && end - start < EVENTS_PER_STATEMENT && events[end]!.onlyIf === condition) end++;
+    const chunk = events.slice(start, end);
     const rows = sql.join(
       chunk.map((e, i) => sql`(${e.event}, ${e.payload}, ${start + i})`),
       sql`, `,
@@ -84,10 +90,12 @@ export function deliveryInserts(db: Database, organizationId: string, events: Ou
             WHERE s.organization_id = ${organizationId}
               AND s.active = 1
               AND EXISTS (SELECT 1 FROM json_each(s.events) AS j WHERE j.value IN (e.column1, '*'))
+              AND ${condition ?? sql`1`}
             ORDER BY e.column3, s.created_at`,
         )
         .returning({ id: webhookDeliveries.id }),
     );
+    start = end;
   }
   return statements;
 }
@@ -129,7 +137,7 @@ export function createWebhookPublisher({ queue, defer }: WebhookPublisherOptions
       const byOrg = new Map<string, OutboxEvent[]>();
       for (const e of events) {
         const list = byOrg.get(e.organizationId) ?? [];
-        list.push({ event: e.event, payload: payloadOf(e) });
+        list.push({ event: e.event, payload: payloadOf(e), ...(e.onlyIf && { onlyIf: e.onlyIf }) });
         byOrg.set(e.organizationId, list);
       }
       const inserts: Statement[] = [...byOrg].flatMap(([org, list]) => deliveryInserts(db, org, list, now));

@@ -1,4 +1,4 @@
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq, sql } from "drizzle-orm";
 import { dashboards, widgets, type Widget, type WebhookEvent } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { notFound, validationError } from "../lib/errors";
@@ -6,7 +6,7 @@ import { offsetOf, pageOf } from "../lib/pagination";
 import { nowIso } from "../lib/time";
 import { GRID, gridOverflowMessage, type CreateWidgetInput, type ListWidgetsQuery, type UpdateWidgetInput } from "../schemas/widgets";
 import { assertUsableDataSource } from "./data-sources";
-import type { DomainEvent, EventPublisher } from "./events";
+import { changedARow, type DomainEvent, type EventPublisher } from "./events";
 import { loadWidgetData, type WidgetData, type WidgetDataContext, type WidgetDataOptions } from "./widget-data";
 
 export type { WidgetData, WidgetDataContext } from "./widget-data";
@@ -171,7 +171,8 @@ export async function updateWidget(
   // The grid rule holds for the widget as it will be, not just for the fields in the patch.
   const x = input.x ?? existing.x;
   const width = input.width ?? existing.width;
-  if (x + width > GRID.columns) throw validationError(input.width !== undefined ? "width" : "x", gridOverflowMessage);
+  const overflowField = input.width !== undefined ? "width" : "x";
+  if (x + width > GRID.columns) throw validationError(overflowField, gridOverflowMessage);
   if (input.dataSourceId) await assertUsableDataSource(db, actor, input.dataSourceId);
 
   const now = nowIso();
@@ -181,19 +182,28 @@ export async function updateWidget(
     changedFields: Object.keys(changes),
     updatedBy: actor.userId,
   });
+  // The event counts only if the update applied (see below).
+  event.onlyIf = changedARow;
+  // Checked again inside the UPDATE against the row as it is then: two concurrent patches
+  // ({x: 6} and {width: 12}) must not together break the grid.
+  const fitsGrid = sql`${input.x ?? widgets.x} + ${input.width ?? widgets.width} <= ${GRID.columns}`;
   const [rows] = (await events.commit(
     db,
     [
       db
         .update(widgets)
         .set({ ...changes, updatedBy: actor.userId, updatedAt: now })
-        .where(widgetWhere(actor, dashboardId, id))
+        .where(and(widgetWhere(actor, dashboardId, id), fitsGrid))
         .returning(),
     ],
     [event],
   )) as [Widget[]];
   const updated = rows[0];
-  if (!updated) throw widgetNotFound();
+  if (!updated) {
+    // Still there: a concurrent change moved it so that this patch no longer fits.
+    await getWidget(db, actor, dashboardId, id);
+    throw validationError(overflowField, gridOverflowMessage);
+  }
   return updated;
 }
 
@@ -206,5 +216,7 @@ export async function deleteWidget(
 ): Promise<void> {
   const existing = await getWidget(db, actor, dashboardId, id);
   const event = widgetEvent("widget.deleted", actor, existing, nowIso(), { deletedBy: actor.userId });
+  // Of two concurrent deletes of the same widget, only the one that deleted it publishes.
+  event.onlyIf = changedARow;
   await events.commit(db, [db.delete(widgets).where(widgetWhere(actor, dashboardId, id))], [event]);
 }
