@@ -1,4 +1,4 @@
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { SignJWT, UnsecuredJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { api, expectError, ISO_MS, registerOrg, uniqueEmail, UUID } from "./helpers";
@@ -87,6 +87,33 @@ describe("login", () => {
     expectError(form, 400, "validation_error");
     const wrongTypes = await api("POST", "/api/auth/login", { body: { email: 42, password: ["x"] } });
     expect(expectError(wrongTypes, 400, "validation_error").map((d) => d.field).sort()).toEqual(["email", "password"]);
+  });
+
+  it("reads a chunked body (no Content-Length) up to the limit and refuses one beyond it", async () => {
+    const admin = await registerOrg();
+    const streamOf = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < bytes.length; i += 65_536) controller.enqueue(bytes.slice(i, i + 65_536));
+          controller.close();
+        },
+      });
+    };
+    const send = (text: string) =>
+      SELF.fetch("http://edgeboard.test/api/auth/login", {
+        method: "POST",
+        headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+        body: streamOf(text),
+      });
+    const ok = await send(JSON.stringify({ email: admin.email, password: admin.password }));
+    expect(ok.headers.get("content-length")).not.toBe("0");
+    expect(ok.status).toBe(200);
+    const big = await send(JSON.stringify({ email: admin.email, password: "x".repeat(2_000_000) }));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as any).error.code).toBe("payload_too_large");
+    // The refused stream leaves nothing behind for the next request.
+    expect((await api("GET", "/api/health")).status).toBe(200);
   });
 
   it("answers an oversize body with 413", async () => {

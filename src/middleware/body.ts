@@ -1,4 +1,3 @@
-import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
@@ -6,15 +5,41 @@ import { ApiError } from "../lib/errors";
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
 
-/** Bodies over the configured size answer 413 before any handler reads them. */
-export const limitBody = createMiddleware<AppEnv>((c, next) =>
-  bodyLimit({
-    maxSize: c.var.config.maxBodyBytes,
-    onError: () => {
-      throw new ApiError("payload_too_large", `Request body exceeds ${c.var.config.maxBodyBytes} bytes`);
-    },
-  })(c, next),
-);
+/**
+ * Bodies over the configured size answer 413 before any handler reads them. A declared length
+ * is judged from the header; a chunked body is read here up to the limit, and the rest of the
+ * stream is cancelled rather than left half-read.
+ */
+export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
+  const max = c.var.config.maxBodyBytes;
+  const tooLarge = () => new ApiError("payload_too_large", `Request body exceeds ${max} bytes`);
+  const declared = c.req.header("content-length");
+  if (declared !== undefined) {
+    if (Number(declared) > max) throw tooLarge();
+  } else if (c.req.raw.body) {
+    const reader = c.req.raw.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    const body = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    c.req.raw = new Request(c.req.raw, { body });
+  }
+  await next();
+});
 
 /** A request that carries a body must say it is JSON: the API accepts nothing else. */
 export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
