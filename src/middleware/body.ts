@@ -5,10 +5,23 @@ import { ApiError } from "../lib/errors";
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
 
+// A refused chunked body is read to its end (up to this many times the limit) before answering,
+// so the client and any proxy in front see a complete exchange; past that the stream is cancelled.
+const DRAIN_FACTOR = 16;
+
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, budget: number): Promise<void> {
+  for (let left = budget; left > 0; ) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    left -= value.byteLength;
+  }
+  await reader.cancel();
+}
+
 /**
  * Bodies over the configured size answer 413 before any handler reads them. A declared length
- * is judged from the header; a chunked body is read here up to the limit, and the rest of the
- * stream is cancelled rather than left half-read.
+ * is judged from the header; a chunked body is read here up to the limit, and a refused one is
+ * drained (within a bound) rather than left half-read.
  */
 export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
   const max = c.var.config.maxBodyBytes;
@@ -25,7 +38,7 @@ export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
       if (done) break;
       size += value.byteLength;
       if (size > max) {
-        await reader.cancel();
+        await discardRest(reader, max * DRAIN_FACTOR - size);
         throw tooLarge();
       }
       chunks.push(value);
