@@ -1,6 +1,9 @@
 // Widget queries on a PostgreSQL session (the connector's postgres.js instance, one connection):
 // a READ ONLY transaction with a transaction-local statement_timeout, the extended protocol
 // (which refuses a text holding several commands) and a cursor that stops after the row cap.
+// The transaction is always rolled back: READ ONLY still lets a few things through (large
+// objects via lo_create/lo_from_bytea, pg_notify, session-level set_config), and a rollback
+// discards them all.
 import type postgres from "postgres";
 import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
 import { checkReadStatement } from "./read-statement";
@@ -27,6 +30,11 @@ const PG_TYPES: Record<number, ColumnType> = {
 
 const asText = (x: unknown) => String(x);
 
+/** Thrown out of sql.begin() to make it ROLLBACK instead of COMMIT; carries the result out. */
+class RollbackWith {
+  constructor(readonly result: TabularResult) {}
+}
+
 /**
  * Parsers for the connector's postgres() options: dates and times stay as PostgreSQL writes them
  * (a JS Date would shift a `date` by the time zone), timestamps become ISO 8601 UTC strings.
@@ -45,7 +53,7 @@ export async function runPostgresRead(
   const { bound } = checkReadStatement(query, "postgresql", params);
   const started = performance.now();
   try {
-    return await sql.begin("read only", async (tx) => {
+    await sql.begin("read only", async (tx) => {
       await tx.unsafe(`SET LOCAL statement_timeout = ${Math.floor(limits.timeoutMs)}`);
       // `.values()`: rows as arrays by column position (two columns may share a name).
       const pending = tx.unsafe(bound.text, bound.values as postgres.ParameterOrJSON<never>[], { prepare: false }).values();
@@ -62,9 +70,11 @@ export async function runPostgresRead(
       const columns = described.map((c) => ({ name: c.name, type: PG_TYPES[c.type] ?? ("string" as ColumnType) }));
       const truncated = batch.length > limits.maxRows;
       const rows = (truncated ? batch.slice(0, limits.maxRows) : batch).map((row) => row.map(toCell));
-      return { columns, rows, rowCount: rows.length, truncated, durationMs: elapsedMs(started) };
+      throw new RollbackWith({ columns, rows, rowCount: rows.length, truncated, durationMs: elapsedMs(started) });
     });
+    throw new Error("the read transaction ended without a result");
   } catch (err) {
+    if (err instanceof RollbackWith) return err.result;
     throw postgresReadFailure(err, limits);
   }
 }
