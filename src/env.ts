@@ -34,6 +34,8 @@ export interface Config {
   /** Widget data: statement timeout, row cap, and the dashboard view's overall deadline. */
   queryTimeoutMs: number;
   queryMaxRows: number;
+  /** Bytes of JSON rows per widget result at most (truncated beyond). */
+  queryMaxBytes: number;
   widgetDataDeadlineMs: number;
 }
 
@@ -156,6 +158,7 @@ export function loadConfig(env: Env): Config {
     },
     queryTimeoutMs: positiveInt("QUERY_TIMEOUT_MS", env.QUERY_TIMEOUT_MS, 15_000),
     queryMaxRows: positiveInt("QUERY_MAX_ROWS", env.QUERY_MAX_ROWS, 5_000),
+    queryMaxBytes: positiveInt("QUERY_MAX_BYTES", env.QUERY_MAX_BYTES, 4_000_000),
     widgetDataDeadlineMs: positiveInt("WIDGET_DATA_DEADLINE_MS", env.WIDGET_DATA_DEADLINE_MS, 20_000),
   };
   cached = { env, config };

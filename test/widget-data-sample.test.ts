@@ -165,7 +165,7 @@ describe("widget data from the sample source", () => {
     expect(await sampleCount("SELECT count(*) AS n FROM sqlite_master WHERE name = 'd1_fact'")).toBe(0);
     // The same text through the sample source is refused before it reaches D1.
     await env.SAMPLE_DB.exec("CREATE TABLE IF NOT EXISTS d1_fact (a INTEGER)");
-    await expect(runSampleQuery(env.SAMPLE_DB, "SELECT 1; DROP TABLE d1_fact", {}, { timeoutMs: 5000, maxRows: 10 })).rejects.toMatchObject({
+    await expect(runSampleQuery(env.SAMPLE_DB, "SELECT 1; DROP TABLE d1_fact", {}, { timeoutMs: 5000, maxRows: 10, maxBytes: 1_000_000 })).rejects.toMatchObject({
       code: "forbidden_statement",
     });
     expect(await sampleCount("SELECT count(*) AS n FROM sqlite_master WHERE name = 'd1_fact'")).toBe(1);
@@ -184,7 +184,7 @@ describe("widget data from the sample source", () => {
     expect(res.body.data.rows.at(-1)).toEqual([5000]);
     expect((await widgetData(admin, dashboard.id, small.id)).body.data).toMatchObject({ truncated: false, rowCount: 50 });
 
-    const direct = await runSampleQuery(env.SAMPLE_DB, "SELECT id FROM products", {}, { timeoutMs: 5000, maxRows: 10 });
+    const direct = await runSampleQuery(env.SAMPLE_DB, "SELECT id FROM products", {}, { timeoutMs: 5000, maxRows: 10, maxBytes: 1_000_000 });
     expect([direct.rowCount, direct.truncated, direct.rows.length]).toEqual([10, true, 10]);
   });
 
@@ -194,7 +194,7 @@ describe("widget data from the sample source", () => {
     const neverAnswers = {
       prepare: () => ({ bind: () => ({ raw: () => new Promise(() => {}) }) }),
     } as unknown as D1Database;
-    await expect(runSampleQuery(neverAnswers, "SELECT 1", {}, { timeoutMs: 20, maxRows: 10 })).rejects.toMatchObject({
+    await expect(runSampleQuery(neverAnswers, "SELECT 1", {}, { timeoutMs: 20, maxRows: 10, maxBytes: 1_000_000 })).rejects.toMatchObject({
       code: "timeout",
       message: "The query did not finish within 20 ms",
     });

@@ -4,7 +4,7 @@
 // statement (the binary protocol takes exactly one statement; `multipleStatements` stays off),
 // streamed so that reading stops after the row cap. Then ROLLBACK.
 import type mysql from "mysql2";
-import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, type Cell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
+import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, withinBytes, type Cell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
 import { checkReadStatement } from "./read-statement";
 
 // mysql2 column type codes (protocol ColumnType) to the API's column types.
@@ -75,12 +75,17 @@ export async function runMysqlRead(
     const streamed = await streamRows(conn, bound.text, bound.values, limits);
     if (!streamed.truncated) await plainQuery(conn, "ROLLBACK");
     const columns = streamed.fields.map((f) => ({ name: f.name, type: columnType(f) }));
-    const rows = streamed.rows.map((row) => row.map((value, i) => cell(value, columns[i]?.type)));
+    // The stream stopped near the byte budget (by its estimate); the exact cut is made on the cells.
+    const sized = withinBytes(
+      streamed.rows.map((row) => row.map((value, i) => cell(value, columns[i]?.type))),
+      limits.maxBytes,
+    );
+    const rows = sized.rows;
     // MariaDB's JSON is LONGTEXT on the wire, but mysql2 recognises and parses it.
     columns.forEach((c, i) => {
       if (c.type === "string" && rows.some((r) => r[i] !== null && typeof r[i] === "object")) c.type = "json";
     });
-    const result = { columns, rows, rowCount: rows.length, truncated: streamed.truncated, durationMs: elapsedMs(started) };
+    const result = { columns, rows, rowCount: rows.length, truncated: streamed.truncated || sized.cut, durationMs: elapsedMs(started) };
     return { result, abandoned: streamed.truncated };
   } catch (err) {
     const failure = mysqlReadFailure(err, limits);
@@ -101,11 +106,26 @@ function cell(value: unknown, type: ColumnType | undefined): Cell {
   return toCell(value);
 }
 
+/**
+ * A raw row's JSON size from below (strings and base64 only grow as cells), so that stopping
+ * when it passes the budget means the exact cut on the cells drops a row: truncated is true.
+ */
+function estimatedBytes(row: unknown[]): number {
+  let n = 1;
+  for (const v of row) {
+    if (typeof v === "string") n += v.length + 1;
+    else if (v instanceof Uint8Array) n += Math.ceil(v.byteLength / 3) * 4 + 1;
+    else n += 2;
+  }
+  return n;
+}
+
 /** Reads at most cap + 1 rows of the statement's result; past that the connection is dropped. */
 function streamRows(conn: CoreConnection, text: string, values: unknown[], limits: QueryLimits) {
   return new Promise<{ fields: FieldInfo[]; rows: unknown[][]; truncated: boolean }>((resolve, reject) => {
     let fields: FieldInfo[] = [];
     const rows: unknown[][] = [];
+    let bytes = 0;
     let settled = false;
     // The server's timeout should fire first; this one catches a server that never answers.
     const guard = setTimeout(() => {
@@ -128,6 +148,9 @@ function streamRows(conn: CoreConnection, text: string, values: unknown[], limit
         if (!Array.isArray(row)) return; // a non-SELECT's OK packet
         if (rows.length === limits.maxRows) return finish(true);
         rows.push(row);
+        bytes += estimatedBytes(row);
+        // One row past the budget is kept, so the exact cut on the cells still sees there was more.
+        if (bytes > limits.maxBytes) return finish(true);
       })
       .on("error", (err: unknown) => {
         if (settled) return;

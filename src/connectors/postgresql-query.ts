@@ -1,8 +1,11 @@
 // Widget queries on a PostgreSQL session (the connector's postgres.js instance, one connection):
 // a READ ONLY transaction with a transaction-local statement_timeout, the extended protocol
 // (which refuses a text holding several commands) and a cursor that stops after the row cap.
+// The transaction is always rolled back: READ ONLY still lets a few things through (large
+// objects via lo_create/lo_from_bytea, pg_notify, session-level set_config), and a rollback
+// discards them all.
 import type postgres from "postgres";
-import { QueryFailure, elapsedMs, sqlDatetimeToIso, toCell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
+import { QueryFailure, elapsedMs, rowBytes, sqlDatetimeToIso, toCell, type Cell, type ColumnType, type QueryLimits, type TabularResult } from "../lib/query-result";
 import { checkReadStatement } from "./read-statement";
 
 // Type OIDs (pg_type) to the API's column types; any other type arrives as its text form.
@@ -27,6 +30,14 @@ const PG_TYPES: Record<number, ColumnType> = {
 
 const asText = (x: unknown) => String(x);
 
+/** Rows per cursor fetch: small enough that wide rows stop near the byte cap, not 5,000 rows past it. */
+const FETCH_ROWS = 250;
+
+/** Thrown out of sql.begin() to make it ROLLBACK instead of COMMIT; carries the result out. */
+class RollbackWith {
+  constructor(readonly result: TabularResult) {}
+}
+
 /**
  * Parsers for the connector's postgres() options: dates and times stay as PostgreSQL writes them
  * (a JS Date would shift a `date` by the time zone), timestamps become ISO 8601 UTC strings.
@@ -45,26 +56,38 @@ export async function runPostgresRead(
   const { bound } = checkReadStatement(query, "postgresql", params);
   const started = performance.now();
   try {
-    return await sql.begin("read only", async (tx) => {
+    await sql.begin("read only", async (tx) => {
       await tx.unsafe(`SET LOCAL statement_timeout = ${Math.floor(limits.timeoutMs)}`);
       // `.values()`: rows as arrays by column position (two columns may share a name).
       const pending = tx.unsafe(bound.text, bound.values as postgres.ParameterOrJSON<never>[], { prepare: false }).values();
-      let batch: unknown[][] = [];
-      // One batch of cap + 1 rows tells whether there are more; leaving the loop closes the portal.
-      for await (const rows of pending.cursor(limits.maxRows + 1)) {
-        batch = rows as unknown as unknown[][];
-        break;
+      let first: unknown[][] | undefined;
+      const rows: Cell[][] = [];
+      let bytes = 0;
+      let truncated = false;
+      // Fetch until a row past the cap (or past the byte budget) shows there are more; leaving
+      // the loop closes the portal.
+      fetching: for await (const batch of pending.cursor(Math.min(FETCH_ROWS, limits.maxRows + 1))) {
+        first ??= batch as unknown as unknown[][];
+        for (const raw of batch as unknown as unknown[][]) {
+          const row = raw.map(toCell);
+          bytes += rowBytes(row);
+          if (rows.length === limits.maxRows || bytes > limits.maxBytes) {
+            truncated = true;
+            break fetching;
+          }
+          rows.push(row);
+        }
       }
       const described =
-        (batch as unknown as { columns?: postgres.ColumnList<string> }).columns ??
+        (first as unknown as { columns?: postgres.ColumnList<string> } | undefined)?.columns ??
         (pending as unknown as { statement?: { columns?: postgres.ColumnList<string> } }).statement?.columns ??
         [];
       const columns = described.map((c) => ({ name: c.name, type: PG_TYPES[c.type] ?? ("string" as ColumnType) }));
-      const truncated = batch.length > limits.maxRows;
-      const rows = (truncated ? batch.slice(0, limits.maxRows) : batch).map((row) => row.map(toCell));
-      return { columns, rows, rowCount: rows.length, truncated, durationMs: elapsedMs(started) };
+      throw new RollbackWith({ columns, rows, rowCount: rows.length, truncated, durationMs: elapsedMs(started) });
     });
+    throw new Error("the read transaction ended without a result");
   } catch (err) {
+    if (err instanceof RollbackWith) return err.result;
     throw postgresReadFailure(err, limits);
   }
 }

@@ -80,6 +80,21 @@ export interface QueryLimits {
   timeoutMs: number;
   /** Rows returned at most; `truncated` says whether there were more. */
   maxRows: number;
+  /** Bytes of JSON rows returned at most (checked as rows arrive, so wide rows stop reading early). */
+  maxBytes: number;
+}
+
+/** A row's size in JSON, near enough to bound memory (a Cell is always JSON-safe). */
+export const rowBytes = (row: Cell[]) => JSON.stringify(row).length + 1;
+
+/** The leading rows that fit in `maxBytes`, and whether any were left out. */
+export function withinBytes(rows: Cell[][], maxBytes: number): { rows: Cell[][]; cut: boolean } {
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += rowBytes(rows[i]!);
+    if (total > maxBytes) return { rows: rows.slice(0, i), cut: true };
+  }
+  return { rows, cut: false };
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;

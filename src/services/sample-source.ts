@@ -11,6 +11,7 @@ import {
   type Cell,
   type QueryLimits,
   type TabularResult,
+  withinBytes,
 } from "../lib/query-result";
 import { toBase64 } from "../lib/crypto";
 
@@ -123,7 +124,7 @@ export async function runSampleQuery(
   const truncated = all.length > limits.maxRows;
   const data = truncated ? all.slice(0, limits.maxRows) : all;
   const columns = names.map((name, i) => ({ name, type: inferColumnType(data.map((row) => row[i])) }));
-  const rows: Cell[][] = data.map((row) =>
+  const converted: Cell[][] = data.map((row) =>
     row.map((value, i) => {
       const type = columns[i]?.type;
       // D1 hands BLOBs over as arrays of byte values.
@@ -132,7 +133,9 @@ export async function runSampleQuery(
       return toCell(value);
     }),
   );
-  return { columns, rows, rowCount: rows.length, truncated, durationMs };
+  const sized = withinBytes(converted, limits.maxBytes);
+  const rows = sized.rows;
+  return { columns, rows, rowCount: rows.length, truncated: truncated || sized.cut, durationMs };
 }
 
 /** D1's messages carry a `D1_ERROR: ` prefix and an `: SQLITE_ERROR` suffix; the middle is the useful part. */

@@ -90,7 +90,7 @@ export async function loadWidgetData(
   widgets: Widget[],
   options: WidgetDataOptions = {},
 ): Promise<WidgetData[]> {
-  const limits = { timeoutMs: ctx.config.queryTimeoutMs, maxRows: ctx.config.queryMaxRows };
+  const limits = { timeoutMs: ctx.config.queryTimeoutMs, maxRows: ctx.config.queryMaxRows, maxBytes: ctx.config.queryMaxBytes };
   const deadlineMs = options.deadlineMs ?? ctx.config.widgetDataDeadlineMs;
   const pools = new Map<string, SessionPool>();
   // Aborted at the deadline: connections still being opened then are given up (and closed).
