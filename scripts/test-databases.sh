@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the real database servers the data-source tests connect to are up and provisioned.
-# Idempotent and fast when everything already exists; `.ci/run` runs it (as root, on Debian)
+# Idempotent and fast when everything already exists; `npm test` runs it first (as root, on Debian)
 # before the tests. Only touches what it owns:
 #   - the default PostgreSQL cluster (127.0.0.1:5432, trust auth; the demo data source) and
 #     MariaDB (127.0.0.1:3306) are only started if they are down;
