@@ -6,7 +6,7 @@ import { offsetOf, pageOf } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type { CreateDashboardInput, ListDashboardsQuery, UpdateDashboardInput } from "../schemas/dashboards";
-import { changedARow, type DomainEvent, type EventPublisher } from "./events";
+import { changedARow, domainEvent, type DomainEvent, type EventPublisher } from "./events";
 import { WIDGET_ORDER, toPublicWidgetResponse, widgetEvent, type WidgetResponse } from "./widgets";
 
 /** The one place a dashboard becomes a response (POST and PATCH answer with this). */
@@ -119,12 +119,7 @@ function dashboardEvent(
   timestamp: string,
   extra: Record<string, unknown>,
 ): DomainEvent {
-  return {
-    event,
-    organizationId: actor.organizationId,
-    data: { id: dashboard.id, name: dashboard.name, ...extra },
-    timestamp,
-  };
+  return domainEvent(event, actor, { id: dashboard.id, name: dashboard.name, ...extra }, timestamp);
 }
 
 export async function createDashboard(

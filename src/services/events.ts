@@ -18,6 +18,16 @@ export interface DomainEvent {
 
 export type Statement = BatchItem<"sqlite">;
 
+/** An event of the actor's organization, stamped with the change's time. */
+export function domainEvent(
+  event: WebhookEvent,
+  actor: { organizationId: string },
+  data: Record<string, unknown>,
+  timestamp: string,
+): DomainEvent {
+  return { event, organizationId: actor.organizationId, data, timestamp };
+}
+
 /**
  * Commits a change together with the events it causes. Services never call `db.batch` for a
  * dashboard/widget change directly: they pass the change's statements and events here, and the

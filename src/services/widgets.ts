@@ -6,7 +6,7 @@ import { offsetOf, pageOf } from "../lib/pagination";
 import { nowIso } from "../lib/time";
 import { GRID, gridOverflowMessage, type CreateWidgetInput, type ListWidgetsQuery, type UpdateWidgetInput } from "../schemas/widgets";
 import { assertUsableDataSource } from "./data-sources";
-import { changedARow, type DomainEvent, type EventPublisher } from "./events";
+import { changedARow, domainEvent, type DomainEvent, type EventPublisher } from "./events";
 import { loadWidgetData, type WidgetData, type WidgetDataContext, type WidgetDataOptions } from "./widget-data";
 
 export type { WidgetData, WidgetDataContext } from "./widget-data";
@@ -110,12 +110,8 @@ export function widgetEvent(
   timestamp: string,
   extra: Record<string, unknown>,
 ): DomainEvent {
-  return {
-    event,
-    organizationId: actor.organizationId,
-    data: { id: widget.id, title: widget.title, type: widget.type, dashboardId: widget.dashboardId, ...extra },
-    timestamp,
-  };
+  const data = { id: widget.id, title: widget.title, type: widget.type, dashboardId: widget.dashboardId, ...extra };
+  return domainEvent(event, actor, data, timestamp);
 }
 
 const isForeignKeyViolation = (err: unknown) =>
