@@ -152,6 +152,41 @@ describe("access tokens", () => {
     expect((await me(admin.token)).status).toBe(200);
   });
 
+  it("dies with its session: logout, refresh-token reuse and a password change elsewhere end it at once", async () => {
+    const admin = await registerOrg();
+    const second = await api("POST", "/api/auth/login", { body: { email: admin.email, password: admin.password } });
+    const third = await api("POST", "/api/auth/login", { body: { email: admin.email, password: admin.password } });
+
+    expect((await me(admin.token)).status).toBe(200);
+    expect((await api("POST", "/api/auth/logout", { body: { refreshToken: admin.refreshToken } })).status).toBe(204);
+    expectError(await me(admin.token), 401, "unauthorized");
+
+    // Reuse of a rotated refresh token revokes the family, and its access tokens with it.
+    const rotated = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: second.body.refreshToken } });
+    expect((await me(rotated.body.accessToken)).status).toBe(200);
+    await api("POST", "/api/auth/refresh-token", { body: { refreshToken: second.body.refreshToken } });
+    expectError(await me(rotated.body.accessToken), 401, "unauthorized");
+    expectError(await me(second.body.accessToken), 401, "unauthorized");
+
+    // A password change signs out the other sessions, but not the one that made it.
+    const fourth = await api("POST", "/api/auth/login", { body: { email: admin.email, password: admin.password } });
+    const changed = await api("POST", "/api/users/me/password", {
+      token: fourth.body.accessToken,
+      body: { currentPassword: admin.password, newPassword: "another fine password" },
+    });
+    expect(changed.status).toBe(204);
+    expectError(await me(third.body.accessToken), 401, "unauthorized");
+    expect((await me(fourth.body.accessToken)).status).toBe(200);
+  });
+
+  it("refuses a well-signed token without a session", async () => {
+    const admin = await registerOrg();
+    const payload = JSON.parse(atob(admin.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+    const { sid: _sid, ...withoutSession } = payload;
+    const token = await new SignJWT(withoutSession).setProtectedHeader({ alg: "HS256" }).sign(secret);
+    expectError(await me(token), 401, "unauthorized");
+  });
+
   it("refuses a well-signed token for a user that does not exist", async () => {
     const token = await new SignJWT(claims()).setProtectedHeader({ alg: "HS256" }).sign(secret);
     expectError(await me(token), 401, "unauthorized");

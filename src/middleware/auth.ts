@@ -8,8 +8,9 @@ import { findActor } from "../services/users";
 const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
 
 /**
- * Requires a valid access token. The user is re-read from D1 (one primary-key lookup) so a
- * deleted user or a changed role takes effect at once, not when the token expires.
+ * Requires a valid access token. The user and the token's session are re-read from D1 (one
+ * primary-key lookup) so a deleted user, a changed role or an ended session takes effect at once,
+ * not when the token expires.
  */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const match = BEARER.exec(c.req.header("authorization") ?? "");
@@ -17,9 +18,10 @@ export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = match[1]!;
   const verified = c.get("verifiedToken");
   const claims = verified?.token === token ? verified.claims : await verifyAccessToken(token, c.var.config);
-  const actor = await findActor(c.var.db, claims.userId, claims.organizationId);
+  // Every token this API issues names its session; one without is not ours to honour.
+  const actor = claims.sessionId ? await findActor(c.var.db, claims.userId, claims.organizationId, claims.sessionId) : null;
   if (!actor) throw unauthorized("Invalid or expired access token");
-  c.set("actor", claims.sessionId ? { ...actor, sessionId: claims.sessionId } : actor);
+  c.set("actor", actor);
   await next();
 });
 

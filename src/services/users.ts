@@ -22,14 +22,24 @@ export function toUserResponse(user: User) {
 }
 export type UserResponse = ReturnType<typeof toUserResponse>;
 
-/** The current identity behind a token, or null if the user is gone or moved. */
-export async function findActor(db: Database, userId: string, organizationId: string): Promise<Actor | null> {
+/**
+ * The current identity behind a token, or null if the user is gone or moved, or the login
+ * session the token was issued for has ended (logout, a password change elsewhere, refresh-token
+ * reuse): an access token dies with its session, not only when it expires.
+ */
+export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
   const row = await db
     .select({ userId: users.id, organizationId: users.organizationId, role: users.role })
     .from(users)
-    .where(and(eq(users.id, userId), eq(users.organizationId, organizationId)))
+    .where(
+      and(
+        eq(users.id, userId),
+        eq(users.organizationId, organizationId),
+        sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sessionId} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
+      ),
+    )
     .get();
-  return row ?? null;
+  return row ? { ...row, sessionId } : null;
 }
 
 export async function getUser(db: Database, actor: Actor, id: string): Promise<User> {
