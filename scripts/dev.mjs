@@ -14,7 +14,12 @@ import { buildSampleSeedSql } from "./sample-seed.mjs";
 import { buildSeedSql, DEMO_USERS } from "./seed.mjs";
 
 const port = process.env.PORT ?? "8787";
+// `npm run dev -- --var NAME:value …`: extra arguments go to wrangler dev.
+const extraArgs = process.argv.slice(2);
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" };
+
+// The seed steps print every statement's result; keep their errors, drop the rest.
+const QUIET = { stdio: ["inherit", "ignore", "inherit"] };
 
 function wrangler(args, options = {}) {
   const result = spawnSync("npx", ["wrangler", ...args], { stdio: "inherit", env, ...options });
@@ -28,16 +33,16 @@ const vars = ensureDevVars();
 wrangler(["d1", "migrations", "apply", "DB", "--local"]);
 mkdirSync(".wrangler", { recursive: true });
 writeFileSync(".wrangler/seed.sql", await buildSeedSql(vars));
-wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/seed.sql"]);
+wrangler(["d1", "execute", "DB", "--local", "--file", ".wrangler/seed.sql"], QUIET);
 wrangler(["d1", "migrations", "apply", "SAMPLE_DB", "--local"]);
 writeFileSync(".wrangler/sample-seed.sql", buildSampleSeedSql());
-wrangler(["d1", "execute", "SAMPLE_DB", "--local", "--file", ".wrangler/sample-seed.sql"]);
+wrangler(["d1", "execute", "SAMPLE_DB", "--local", "--file", ".wrangler/sample-seed.sql"], QUIET);
 
 console.log("\nDemo logins (local only):");
 for (const u of DEMO_USERS) console.log(`  ${u.role.padEnd(6)} ${u.email} / ${u.password}`);
 console.log("");
 
-const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--test-scheduled", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true"], {
+const child = spawn("npx", ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--test-scheduled", "--var", "ALLOW_PRIVATE_NETWORK_TARGETS:true", ...extraArgs], {
   stdio: "inherit",
   env,
 });

@@ -4,7 +4,7 @@
 set -euo pipefail
 B=${BASE:-http://localhost:8787}
 JSON="content-type: application/json"
-show() { printf '\n$ %s\n' "$1"; }
+show() { printf '\n# %s\n' "$1"; }
 pretty() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.stringify(JSON.parse(s)))}catch{console.log(s)}})'; }
 field() { node -pe "JSON.parse(require('fs').readFileSync(0)).$1"; }
 
