@@ -10,12 +10,12 @@ import { loadConfig } from "../src/env";
 import { loadWidgetData } from "../src/services/widget-data";
 import { SAMPLE_DATA_SOURCE_ID } from "../src/services/sample-source";
 import { newDashboard, newWidget } from "./crud-helpers";
+import { widgetRow } from "./widget-data-helpers";
 import { MY, PG, sourceBody } from "./db-targets";
 import { api, registerOrg } from "./helpers";
 
 const MAX_BYTES = 50_000;
 const ctx = () => ({ db: drizzle(env.DB, { schema }), config: { ...loadConfig(env), queryMaxBytes: MAX_BYTES }, sampleDb: env.SAMPLE_DB });
-const widgetRow = async (id: string) => (await drizzle(env.DB, { schema }).select().from(schema.widgets).where(eq(schema.widgets.id, id)).get())!;
 
 describe("widget results are capped in bytes", () => {
   it("reads QUERY_MAX_BYTES from [vars]", () => {

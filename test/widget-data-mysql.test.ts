@@ -8,6 +8,7 @@ import * as schema from "../src/db/schema";
 import { loadConfig } from "../src/env";
 import { loadWidgetData } from "../src/services/widget-data";
 import { newDashboard, newWidget } from "./crud-helpers";
+import { view, ctxWith, widgetRow } from "./widget-data-helpers";
 import { MY, mysqlAdmin, sourceBody } from "./db-targets";
 import { ISO_MS, api, registerOrg, type TestUser } from "./helpers";
 
@@ -45,19 +46,6 @@ async function setup() {
   return { user, dashboard, widget };
 }
 
-const view = async (user: TestUser, dashboardId: string) => {
-  const res = await api("GET", `/api/dashboards/${dashboardId}`, { token: user.token });
-  expect(res.status).toBe(200);
-  return res.body.widgets as { id: string; title: string; data: any }[];
-};
-
-const ctxWith = (overrides: Partial<ReturnType<typeof loadConfig>>) => ({
-  db: drizzle(env.DB, { schema }),
-  config: { ...loadConfig(env), ...overrides },
-  sampleDb: env.SAMPLE_DB,
-});
-const widgetRow = async (id: string) =>
-  (await drizzle(env.DB, { schema }).select().from(schema.widgets).where(eq(schema.widgets.id, id)).get())!;
 
 describe("MySQL/MariaDB widget data", () => {
   it("returns typed columns and JSON-safe values", async () => {

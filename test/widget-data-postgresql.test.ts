@@ -9,6 +9,7 @@ import { loadConfig } from "../src/env";
 import { loadWidgetData } from "../src/services/widget-data";
 import { SAMPLE_DATA_SOURCE_ID } from "../src/services/sample-source";
 import { newDashboard, newWidget } from "./crud-helpers";
+import { view, ctxWith, widgetRow } from "./widget-data-helpers";
 import { PG, pgAdmin, sourceBody } from "./db-targets";
 import { ISO_MS, api, expectError, registerOrg, type TestUser } from "./helpers";
 
@@ -43,19 +44,6 @@ async function setup() {
   return { user, sourceId: source.body.id as string, dashboard, widget };
 }
 
-const view = async (user: TestUser, dashboardId: string) => {
-  const res = await api("GET", `/api/dashboards/${dashboardId}`, { token: user.token });
-  expect(res.status).toBe(200);
-  return res.body.widgets as { id: string; title: string; data: any }[];
-};
-
-const ctxWith = (overrides: Partial<ReturnType<typeof loadConfig>>) => ({
-  db: drizzle(env.DB, { schema }),
-  config: { ...loadConfig(env), ...overrides },
-  sampleDb: env.SAMPLE_DB,
-});
-const widgetRow = async (id: string) =>
-  (await drizzle(env.DB, { schema }).select().from(schema.widgets).where(eq(schema.widgets.id, id)).get())!;
 
 describe("PostgreSQL widget data", () => {
   it("returns typed columns and JSON-safe values", async () => {
