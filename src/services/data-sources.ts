@@ -14,6 +14,15 @@ import {
 } from "../schemas/data-sources";
 import { isSampleDataSource, sampleDataSourceResponse } from "./sample-source";
 
+/** Where a source connects, without its password; `ssl` is the mode a connection will use. */
+const connectionOf = (row: DataSource) => ({
+  host: row.host,
+  port: row.port,
+  database: row.database,
+  username: row.username,
+  ssl: effectiveSslMode(row.host, row.ssl),
+});
+
 /**
  * The one place a data source becomes a response. The password is write-only: only whether
  * one is stored comes out, never the ciphertext or the plaintext.
@@ -24,12 +33,7 @@ export function toDataSourceResponse(row: DataSource) {
     name: row.name,
     type: row.type,
     connection: {
-      host: row.host,
-      port: row.port,
-      database: row.database,
-      username: row.username,
-      // The mode a connection will use: the stored one, else the default for this host.
-      ssl: effectiveSslMode(row.host, row.ssl),
+      ...connectionOf(row),
       hasPassword: row.passwordEncrypted !== null,
     },
     createdAt: row.createdAt,
@@ -231,13 +235,6 @@ export async function getDataSourceWithSecret(
     organizationId: row.organizationId,
     name: row.name,
     type: row.type,
-    connection: {
-      host: row.host,
-      port: row.port,
-      database: row.database,
-      username: row.username,
-      password,
-      ssl: effectiveSslMode(row.host, row.ssl),
-    },
+    connection: { ...connectionOf(row), password },
   };
 }
