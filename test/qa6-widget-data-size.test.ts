@@ -3,7 +3,6 @@
 // (and the isolate's other requests) with it; with it, the result stops early and says truncated.
 import { env } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/d1";
-import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import * as schema from "../src/db/schema";
 import { loadConfig } from "../src/env";

@@ -1,16 +1,11 @@
 // Widget data on a real MySQL-protocol server (MariaDB on 127.0.0.1), end to end through the API.
-import { env } from "cloudflare:test";
-import { drizzle } from "drizzle-orm/d1";
-import { eq } from "drizzle-orm";
 import type { Connection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as schema from "../src/db/schema";
-import { loadConfig } from "../src/env";
 import { loadWidgetData } from "../src/services/widget-data";
 import { newDashboard, newWidget } from "./crud-helpers";
 import { view, ctxWith, widgetRow } from "./widget-data-helpers";
 import { MY, mysqlAdmin, sourceBody } from "./db-targets";
-import { ISO_MS, api, registerOrg, type TestUser } from "./helpers";
+import { ISO_MS, api, registerOrg } from "./helpers";
 
 const PROBE = "edgeboard_widget_probe";
 let admin: Connection;

@@ -1,17 +1,13 @@
 // Widget data on a real PostgreSQL server (127.0.0.1), end to end through the API, plus the
 // loader called directly where a test needs a short timeout or deadline.
 import { env } from "cloudflare:test";
-import { drizzle } from "drizzle-orm/d1";
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as schema from "../src/db/schema";
-import { loadConfig } from "../src/env";
 import { loadWidgetData } from "../src/services/widget-data";
 import { SAMPLE_DATA_SOURCE_ID } from "../src/services/sample-source";
 import { newDashboard, newWidget } from "./crud-helpers";
 import { view, ctxWith, widgetRow } from "./widget-data-helpers";
 import { PG, pgAdmin, sourceBody } from "./db-targets";
-import { ISO_MS, api, expectError, registerOrg, type TestUser } from "./helpers";
+import { ISO_MS, api, expectError, registerOrg } from "./helpers";
 
 const PROBE = "edgeboard_widget_probe";
 const admin = pgAdmin();

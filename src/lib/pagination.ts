@@ -1,4 +1,8 @@
+import { count, type InferSelectModel, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { z } from "zod";
+import type { Database } from "../env";
+import type { Statement } from "../services/events";
 
 export const paginationQuery = {
   page: z.coerce.number().int().min(1).max(1_000_000).default(1),
@@ -15,3 +19,24 @@ export function pageOf<T>(data: T[], total: number, page: number, limit: number)
 }
 
 export const offsetOf = (page: number, limit: number) => (page - 1) * limit;
+
+/**
+ * One page of a table and the total behind it, in a single D1 round trip (one batch). `extra`
+ * statements (an existence check, say) run in the same batch; their results come back in order.
+ */
+export async function selectPage<T extends SQLiteTable>(
+  db: Database,
+  table: T,
+  where: SQL | undefined,
+  orderBy: SQL[],
+  window: { limit: number; offset: number },
+  extra: Statement[] = [],
+): Promise<{ rows: InferSelectModel<T>[]; total: number; extra: unknown[] }> {
+  const results = (await db.batch([
+    db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(window.limit).offset(window.offset),
+    db.select({ total: count() }).from(table as SQLiteTable).where(where),
+    ...extra,
+  ])) as unknown[];
+  const [rows, totals] = results as [InferSelectModel<T>[], { total: number }[]];
+  return { rows, total: totals[0]?.total ?? 0, extra: results.slice(2) };
+}

@@ -1,5 +1,4 @@
-import { and, eq } from "drizzle-orm";
-import { dataSources, type DataSourceType, type SslMode } from "../db/schema";
+import type { SslMode } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { connectorFor, type ConnectionSettings, type TestResult } from "../connectors";
 import { getDataSourceWithSecret } from "./data-sources";
@@ -38,11 +37,6 @@ export function toConnectionSettings(fields: ConnectionFields): ConnectionSettin
 /** `POST /api/data-sources/test-connection`: an ad-hoc test, nothing stored. */
 export function testConnection(input: TestConnectionInput, options: TestRunOptions): Promise<TestResult> {
   return connectorFor(input.type).test(toConnectionSettings(input.connection), options);
-}
-
-export interface SavedConnection {
-  type: DataSourceType;
-  connection: ConnectionSettings;
 }
 
 /** `POST /api/data-sources/:id/test`: tests a saved source with its stored credentials. */

@@ -1,8 +1,8 @@
-import { and, count, eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { notFound } from "../lib/errors";
-import { offsetOf, pageOf } from "../lib/pagination";
+import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type { CreateDashboardInput, ListDashboardsQuery, UpdateDashboardInput } from "../schemas/dashboards";
@@ -99,17 +99,9 @@ export async function listDashboards(db: Database, actor: Actor, query: ListDash
     query.q ? sql`${dashboards.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
   ];
   const where = and(...filters);
-  const [rows, [totals]] = await db.batch([
-    db
-      .select()
-      .from(dashboards)
-      .where(where)
-      .orderBy(...orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction))
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
-    db.select({ total: count() }).from(dashboards).where(where),
-  ]);
-  return pageOf(rows.map(toDashboardListItem), totals?.total ?? 0, query.page, query.limit);
+  const order = orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction);
+  const { rows, total } = await selectPage(db, dashboards, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  return pageOf(rows.map(toDashboardListItem), total, query.page, query.limit);
 }
 
 function dashboardEvent(

@@ -3,7 +3,7 @@ import { dataSources, widgets, type DataSource, type DataSourceType, type SslMod
 import type { Actor, Database } from "../env";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
 import { conflict, forbidden, notFound, validationError } from "../lib/errors";
-import { offsetOf, pageOf } from "../lib/pagination";
+import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import { effectiveSslMode, PASSWORD_RESEND_MESSAGE, requiresPasswordResend } from "../schemas/data-source-connection";
@@ -107,18 +107,10 @@ export async function listDataSources(db: Database, actor: Actor, query: ListDat
     query.q ? sql`${dataSources.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
   ];
   const where = and(...filters);
-  const [rows, [totals]] = await db.batch([
-    db
-      .select()
-      .from(dataSources)
-      .where(where)
-      .orderBy(...orderWithTieBreak(DATA_SOURCE_SORT[query.sort.field], dataSources.id, query.sort.direction))
-      .limit(query.limit - samplesOnPage)
-      .offset(dbOffset),
-    db.select({ total: count() }).from(dataSources).where(where),
-  ]);
+  const order = orderWithTieBreak(DATA_SOURCE_SORT[query.sort.field], dataSources.id, query.sort.direction);
+  const { rows, total } = await selectPage(db, dataSources, where, order, { limit: query.limit - samplesOnPage, offset: dbOffset });
   const items = rows.map(toDataSourceListItem);
-  return pageOf(samplesOnPage ? [sample!, ...items] : items, (totals?.total ?? 0) + (sample ? 1 : 0), query.page, query.limit);
+  return pageOf(samplesOnPage ? [sample!, ...items] : items, total + (sample ? 1 : 0), query.page, query.limit);
 }
 
 async function encryptedPassword(password: string | null, key: Uint8Array) {

@@ -1,9 +1,9 @@
-import { and, count, eq, ne, sql } from "drizzle-orm";
+import { and, eq, ne, sql } from "drizzle-orm";
 import { refreshTokens, users, type User } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { hashPassword, verifyPassword } from "../lib/crypto";
 import { ApiError, conflict, notFound } from "../lib/errors";
-import { offsetOf, pageOf } from "../lib/pagination";
+import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { isUniqueViolation, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type { CreateUserInput, ListUsersQuery, UpdateMeInput, UpdateUserInput } from "../schemas/users";
@@ -56,17 +56,9 @@ const USER_SORT = { email: users.email, createdAt: users.createdAt, updatedAt: u
 
 export async function listUsers(db: Database, actor: Actor, query: ListUsersQuery) {
   const where = and(eq(users.organizationId, actor.organizationId), query.role ? eq(users.role, query.role) : undefined);
-  const [rows, [totals]] = await db.batch([
-    db
-      .select()
-      .from(users)
-      .where(where)
-      .orderBy(...orderWithTieBreak(USER_SORT[query.sort.field], users.id, query.sort.direction))
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
-    db.select({ total: count() }).from(users).where(where),
-  ]);
-  return pageOf(rows.map(toUserResponse), totals?.total ?? 0, query.page, query.limit);
+  const order = orderWithTieBreak(USER_SORT[query.sort.field], users.id, query.sort.direction);
+  const { rows, total } = await selectPage(db, users, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  return pageOf(rows.map(toUserResponse), total, query.page, query.limit);
 }
 
 export async function createUser(db: Database, actor: Actor, input: CreateUserInput): Promise<User> {

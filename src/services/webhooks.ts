@@ -1,4 +1,4 @@
-import { and, count, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import {
   webhookDeliveries,
   webhookDeliveryAttempts,
@@ -11,7 +11,7 @@ import type { Actor, Config, Database } from "../env";
 import { encryptSecret } from "../lib/crypto";
 import { conflict, notFound, validationError } from "../lib/errors";
 import { checkUrl } from "../lib/host-guard";
-import { offsetOf, pageOf } from "../lib/pagination";
+import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { nowIso } from "../lib/time";
 import { generateWebhookSecret } from "../lib/webhook-signature";
 import {
@@ -117,17 +117,9 @@ export async function createWebhook(
 
 export async function listWebhooks(db: Database, actor: Actor, query: ListWebhooksQuery) {
   const where = eq(webhookSubscriptions.organizationId, actor.organizationId);
-  const [rows, [totals]] = await db.batch([
-    db
-      .select()
-      .from(webhookSubscriptions)
-      .where(where)
-      .orderBy(desc(webhookSubscriptions.createdAt), desc(webhookSubscriptions.id))
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
-    db.select({ total: count() }).from(webhookSubscriptions).where(where),
-  ]);
-  return pageOf(rows.map(toWebhookResponse), totals?.total ?? 0, query.page, query.limit);
+  const order = [desc(webhookSubscriptions.createdAt), desc(webhookSubscriptions.id)];
+  const { rows, total } = await selectPage(db, webhookSubscriptions, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  return pageOf(rows.map(toWebhookResponse), total, query.page, query.limit);
 }
 
 export async function getWebhook(db: Database, actor: Actor, id: string): Promise<WebhookSubscription> {
@@ -239,17 +231,9 @@ export async function listDeliveries(db: Database, actor: Actor, id: string, que
     eq(webhookDeliveries.organizationId, actor.organizationId),
     query.status ? eq(webhookDeliveries.status, query.status) : undefined,
   );
-  const [rows, [totals]] = await db.batch([
-    db
-      .select()
-      .from(webhookDeliveries)
-      .where(where)
-      .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
-    db.select({ total: count() }).from(webhookDeliveries).where(where),
-  ]);
-  return pageOf(rows.map(toDeliveryResponse), totals?.total ?? 0, query.page, query.limit);
+  const order = [desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id)];
+  const { rows, total } = await selectPage(db, webhookDeliveries, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  return pageOf(rows.map(toDeliveryResponse), total, query.page, query.limit);
 }
 
 export async function getDelivery(db: Database, actor: Actor, id: string, deliveryId: string) {

@@ -1,8 +1,8 @@
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
 import { dashboards, widgets, type Widget, type WebhookEvent } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { notFound, validationError } from "../lib/errors";
-import { offsetOf, pageOf } from "../lib/pagination";
+import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { nowIso } from "../lib/time";
 import { GRID, gridOverflowMessage, type CreateWidgetInput, type ListWidgetsQuery, type UpdateWidgetInput } from "../schemas/widgets";
 import { assertUsableDataSource } from "./data-sources";
@@ -78,19 +78,16 @@ async function assertDashboard(db: Database, actor: Actor, dashboardId: string):
 
 export async function listWidgets(db: Database, actor: Actor, dashboardId: string, query: ListWidgetsQuery) {
   const where = and(eq(widgets.dashboardId, dashboardId), eq(widgets.organizationId, actor.organizationId));
-  const [dashboard, rows, [totals]] = await db.batch([
-    dashboardInOrg(db, actor, dashboardId),
-    db
-      .select()
-      .from(widgets)
-      .where(where)
-      .orderBy(...WIDGET_ORDER)
-      .limit(query.limit)
-      .offset(offsetOf(query.page, query.limit)),
-    db.select({ total: count() }).from(widgets).where(where),
-  ]);
-  if (dashboard.length === 0) throw dashboardNotFound();
-  return pageOf(rows, totals?.total ?? 0, query.page, query.limit);
+  const { rows, total, extra } = await selectPage(
+    db,
+    widgets,
+    where,
+    WIDGET_ORDER,
+    { limit: query.limit, offset: offsetOf(query.page, query.limit) },
+    [dashboardInOrg(db, actor, dashboardId)],
+  );
+  if ((extra[0] as unknown[]).length === 0) throw dashboardNotFound();
+  return pageOf(rows, total, query.page, query.limit);
 }
 
 export async function getWidget(db: Database, actor: Actor, dashboardId: string, id: string): Promise<Widget> {
