@@ -1,5 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { expect } from "vitest";
+import { runResponseChecks } from "./response-checks";
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -28,7 +29,9 @@ export async function api<T = any>(method: string, path: string, options: Reques
   const text = await res.text();
   let parsed: unknown = text;
   if (text && (res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
-  return { status: res.status, body: parsed as T, headers: res.headers };
+  const response = { status: res.status, body: parsed as T, headers: res.headers };
+  runResponseChecks({ method, path, response, text });
+  return response;
 }
 
 let counter = 0;
