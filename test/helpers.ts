@@ -30,7 +30,7 @@ export async function api<T = any>(method: string, path: string, options: Reques
   let parsed: unknown = text;
   if (text && (res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
   const response = { status: res.status, body: parsed as T, headers: res.headers };
-  runResponseChecks({ method, path, response, text });
+  runResponseChecks({ method, path, requestBody: options.body, response, text });
   return response;
 }
 

@@ -7,6 +7,8 @@ export interface Exchange {
   method: string;
   /** The path with its query string, as requested. */
   path: string;
+  /** The request's JSON body (`options.body`), when there was one. */
+  requestBody?: unknown;
   response: ApiResponse;
   /** The raw response text (for checks that scan bytes rather than parsed JSON). */
   text: string;
