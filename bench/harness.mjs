@@ -59,19 +59,31 @@ export const secrets = {
   ENCRYPTION_KEY: randomBytes(32).toString("base64"),
 };
 
+/** Runs `wrangler <args> --local --persist-to <persistTo>` to completion; throws on failure. */
+export function wranglerLocal(args, persistTo, what) {
+  const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], {
+    cwd: ROOT,
+    env: childEnv,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`${what} failed:\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+}
+
 /**
  * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
  * as `npm run dev` does (docs/widget-data.md).
+ * `config`: another wrangler.toml (e.g. bench/baseline/wrangler.toml). Two Workers never share
+ * one state directory: workerd's SQLite answers SQLITE_BUSY when two processes use one file.
  */
-export async function startWorker(name, vars = {}, { sampleData = false } = {}) {
+export async function startWorker(name, vars = {}, { sampleData = false, config } = {}) {
   const persistTo = path.join(STATE_DIR, name);
+  const configArgs = config ? ["--config", config] : [];
+  const wrangler = (args, what) => wranglerLocal([...args, ...configArgs], persistTo, `${what} for ${name}`);
   rmSync(persistTo, { recursive: true, force: true });
-  const wrangler = (args, what) => {
-    const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], { cwd: ROOT, env: childEnv, encoding: "utf8" });
-    if (run.status !== 0) throw new Error(`${what} for ${name} failed:\n${run.stdout}\n${run.stderr}`);
-  };
   wrangler(["d1", "migrations", "apply", "DB"], "Migrating DB");
   if (sampleData) {
     const { buildSampleSeedSql } = await import("../scripts/sample-seed.mjs");
@@ -84,6 +96,7 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
   const port = await takePort();
   const inspectorPort = await takePort();
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
+  args.push(...configArgs);
   args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn");
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
@@ -94,6 +107,10 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
   const worker = {
     name,
     url: `http://${HOST}:${port}`,
+    persistTo,
+    config,
+    /** What wrangler and the Worker printed so far (for failure reports). */
+    output: () => output,
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;
@@ -139,7 +156,9 @@ export async function api(worker, method, path, { token, body, expect = [200, 20
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const send = () => fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // A kept-alive connection the server closed while idle (e.g. during a long seed) fails once.
+  const res = await send().catch((err) => (err?.cause?.code === "UND_ERR_SOCKET" ? send() : Promise.reject(err)));
   const text = await res.text();
   if (!expect.includes(res.status)) throw new Error(`${method} ${path} on ${worker.name}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;

@@ -6,6 +6,7 @@
 // A case module is one of:
 //  - default { name, title, target, run(options) → { rows, verdict } }, each row being
 //    { label, requests, rps, p50, p99 } (latency in ms); the case starts its own Workers.
+//    A case may return its own markdown `table` instead of `rows`.
 //  - default run({ baseUrl, log }) → result object, with named exports `name`, `description`
 //    and `workerVars`: this script starts one Worker with those vars (rate limits off, since
 //    such a case measures something else) and prints the result as a table.
@@ -24,6 +25,8 @@ const options = {
   seconds: Number(flags.seconds ?? 10),
   rounds: Number(flags.rounds ?? 6),
   connections: Number(flags.connections ?? 10),
+  // Every --name=value flag, for the cases' own switches (e.g. --limiter=off for api).
+  flags,
   log: (line) => console.error(`  ${line}`),
 };
 
@@ -62,7 +65,8 @@ function normalize(mod) {
   return {
     ...c,
     async run(options) {
-      const { rows, verdict } = await c.run(options);
+      const { rows, verdict, table: own } = await c.run(options);
+      if (own) return { table: own, verdict };
       const table = [
         "| Side | Requests | req/s | p50 (ms) | p99 (ms) |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -101,6 +105,7 @@ for (const c of cases) {
     sections.push(`## ${c.name}: ${c.title}\n\n${target}${table}\n\n${verdict}\n`);
   } catch (err) {
     failed = true;
+    console.error(err);
     sections.push(`## ${c.name}: ${c.title}\n\nFAILED: ${err.message}\n`);
   }
 }
