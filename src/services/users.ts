@@ -23,12 +23,14 @@ export function toUserResponse(user: User) {
 export type UserResponse = ReturnType<typeof toUserResponse>;
 
 /**
- * The current identity behind a token, or null if the user is gone or moved, or the login
- * session the token was issued for has ended (logout, a password change elsewhere, refresh-token
- * reuse): an access token dies with its session, not only when it expires.
+ * The current identity behind a token: one row if the user still exists in the token's
+ * organization and the login session the token was issued for is live, none if the user is
+ * gone or moved or the session has ended (logout, a password change elsewhere, refresh-token
+ * reuse): an access token dies with its session, not only when it expires. A query, not a
+ * result, so it can ride in the same D1 batch as a read (middleware/auth.ts).
  */
-export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
-  const row = await db
+export function actorLookup(db: Database, userId: string, organizationId: string, sessionId: string) {
+  return db
     .select({ userId: users.id, organizationId: users.organizationId, role: users.role })
     .from(users)
     .where(
@@ -38,8 +40,17 @@ export async function findActor(db: Database, userId: string, organizationId: st
         sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sessionId} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
       ),
     )
-    .get();
+    .limit(1);
+}
+
+/** actorLookup's rows as the actor, or null. */
+export function actorFrom(rows: Omit<Actor, "sessionId">[], sessionId: string): Actor | null {
+  const row = rows[0];
   return row ? { ...row, sessionId } : null;
+}
+
+export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
+  return actorFrom(await actorLookup(db, userId, organizationId, sessionId), sessionId);
 }
 
 export async function getUser(db: Database, actor: Actor, id: string): Promise<User> {
