@@ -15,6 +15,8 @@ export default defineConfig({
           JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          // One browser origin allowed, so CORS tests can see both an allowed and a refused one.
+          CORS_ORIGINS: "https://app.example.com",
           // Webhook retries in seconds and a short attempt timeout, so retries, timeouts and
           // exhaustion happen within a test (4 attempts in all).
           WEBHOOK_RETRY_SCHEDULE: "1,2,3",
@@ -44,6 +46,8 @@ export default defineConfig({
     // Node-side helpers, started before the workers: a hung server and a closed port for the
     // data-source connection tests, and the real HTTP receiver webhook tests deliver to.
     globalSetup: ["./test/global-setup.ts", "./test/receiver/global-setup.ts"],
+    // Every request writes an access-log line: show the console only for tests that fail.
+    silent: "passed-only",
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
