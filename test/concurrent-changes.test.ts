@@ -1,7 +1,11 @@
 // Concurrent changes keep the rules a single change is held to, and a change that did not apply
 // publishes no webhook.
 import { env } from "cloudflare:test";
+import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
+import * as schema from "../src/db/schema";
+import { deleteDashboard } from "../src/services/dashboards";
+import { noEvents, type EventPublisher } from "../src/services/events";
 import { api, expectError, registerOrg } from "./helpers";
 import { subscribe } from "./webhook-helpers";
 
@@ -52,5 +56,29 @@ describe("concurrent deletes", () => {
     const results = await Promise.all([0, 1, 2].map(() => api("DELETE", url, { token: admin.token })));
     expect(results.filter((r) => r.status === 204).length).toBeGreaterThanOrEqual(1);
     expect(await deliveriesFor(sub.id, "widget.deleted")).toBe(1);
+  });
+});
+
+describe("a dashboard deleted by two requests at once", () => {
+  it("leaves the organization's stored count exact: the delete that found nothing subtracts nothing", async () => {
+    const admin = await registerOrg();
+    const made = await Promise.all(["Kept", "Raced"].map((name) => api("POST", "/api/dashboards", { token: admin.token, body: { name } })));
+    const organizationId = (await env.DB.prepare("SELECT organization_id AS org FROM users WHERE id = ?").bind(admin.id).first<{ org: string }>())!.org;
+    const actor = { userId: admin.id, organizationId, role: "admin" as const };
+    const db = drizzle(env.DB, { schema });
+    const id = made[1]!.body.id as string;
+
+    // The other request's delete lands between this one's read and its write.
+    const racing: EventPublisher = {
+      async commit(database, statements, events) {
+        await deleteDashboard(db, actor, id, noEvents);
+        return noEvents.commit(database, statements, events);
+      },
+    };
+    await deleteDashboard(db, actor, id, racing);
+
+    const stored = await env.DB.prepare("SELECT dashboard_count AS n FROM organizations WHERE id = ?").bind(organizationId).first<{ n: number }>();
+    expect(stored!.n).toBe(1);
+    expect((await api("GET", "/api/dashboards", { token: admin.token })).body.meta.total).toBe(1);
   });
 });

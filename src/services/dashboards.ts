@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
+import { dashboards, organizations, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { ApiError, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
@@ -101,8 +101,32 @@ export async function listDashboards(db: Database, actor: Actor, query: ListDash
   ];
   const where = and(...filters);
   const order = orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction);
-  const { rows, total } = await selectPage(db, dashboards, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  // Unfiltered, the total is the organization's stored count: one row read, however many dashboards.
+  const unfiltered = query.isPublic === undefined && !query.q;
+  const { rows, total } = await selectPage(
+    db,
+    dashboards,
+    where,
+    order,
+    { limit: query.limit, offset: offsetOf(query.page, query.limit) },
+    unfiltered ? { total: storedCount(db, actor) } : {},
+  );
   return pageOf(rows.map(toDashboardListItem), total, query.page, query.limit);
+}
+
+const storedCount = (db: Database, actor: Actor) =>
+  db.select({ total: organizations.dashboardCount }).from(organizations).where(eq(organizations.id, actor.organizationId));
+
+/**
+ * Keeps organizations.dashboard_count: `delta` added in the batch that creates or deletes. A
+ * delete passes -changes() and runs right after its DELETE, so it subtracts only what that
+ * statement really removed (nothing when a concurrent delete got there first).
+ */
+function adjustCount(db: Database, actor: Actor, delta: SQL | number) {
+  return db
+    .update(organizations)
+    .set({ dashboardCount: sql`${organizations.dashboardCount} + ${delta}` })
+    .where(eq(organizations.id, actor.organizationId));
 }
 
 function dashboardEvent(
@@ -137,7 +161,7 @@ export async function createDashboard(
     isPublic: dashboard.isPublic,
     createdBy: actor.userId,
   });
-  await events.commit(db, [db.insert(dashboards).values(dashboard)], [event]);
+  await events.commit(db, [db.insert(dashboards).values(dashboard), adjustCount(db, actor, 1)], [event]);
   return dashboard;
 }
 
@@ -218,7 +242,10 @@ export async function deleteDashboard(
   ].map((event) => ({ ...event, onlyIf: gone }));
   const [deleted] = (await events.commit(
     db,
-    [db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition))).returning({ id: dashboards.id })],
+    [
+      db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition))).returning({ id: dashboards.id }),
+      adjustCount(db, actor, sql`-changes()`),
+    ],
     allEvents,
   )) as [{ id: string }[]];
   // Without If-Match a delete that lost a race to another delete is still a success: it's gone.
