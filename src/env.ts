@@ -4,7 +4,8 @@ import { parseRateLimitConfig, type AppliedLimit, type RateLimitConfig } from ".
 import type { EventPublisher } from "./services/events";
 import type * as schema from "./db/schema";
 
-export type Database = DrizzleD1Database<typeof schema>;
+// What drizzle(d1, { schema }) returns: the client (the D1 binding) included.
+export type Database = DrizzleD1Database<typeof schema> & { $client: D1Database };
 
 /** The authenticated caller, from a verified access token. */
 export interface Actor {

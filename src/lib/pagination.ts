@@ -23,6 +23,8 @@ export const offsetOf = (page: number, limit: number) => (page - 1) * limit;
 export interface PageOptions {
   /** Statements (an existence check, say) run in the same batch; their results come back in order. */
   extra?: Statement[];
+  /** The page query, already built (src/db/prepared.ts), in place of one from `where`, `orderBy` and `window`. */
+  page?: Statement;
   /**
    * A query answering `[{ total }]` in place of `count(*)` over `where` (which reads every
    * matching row): e.g. a stored counter.
@@ -37,10 +39,10 @@ export async function selectPage<T extends SQLiteTable>(
   where: SQL | undefined,
   orderBy: SQL[],
   window: { limit: number; offset: number },
-  { extra = [], total }: PageOptions = {},
+  { extra = [], page, total }: PageOptions = {},
 ): Promise<{ rows: InferSelectModel<T>[]; total: number; extra: unknown[] }> {
   const results = (await db.batch([
-    db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(window.limit).offset(window.offset),
+    page ?? db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(window.limit).offset(window.offset),
     total ?? db.select({ total: count() }).from(table as SQLiteTable).where(where),
     ...extra,
   ])) as unknown[];

@@ -85,7 +85,7 @@ function deferActorCheck(db: Database, claims: Actor & { sessionId: string }) {
   }) as unknown as Database["batch"];
 
   const confirm = async (): Promise<Actor> => {
-    check ??= lookup().then((rows) => settled(actorFrom(rows, claims.sessionId)));
+    check ??= db.batch([lookup()]).then(([rows]) => settled(actorFrom(rows, claims.sessionId)));
     const found = await check;
     if (!found) throw invalidToken();
     return actor;

@@ -1,4 +1,5 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { prepared } from "../db/prepared";
 import { dashboards, organizations, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { ApiError, notFound } from "../lib/errors";
@@ -42,6 +43,21 @@ export function toPublicDashboardResponse(dashboard: Dashboard, widgetResponses:
 
 const inOrg = (actor: Actor, id: string) => and(eq(dashboards.id, id), eq(dashboards.organizationId, actor.organizationId));
 
+// The reads every dashboard view makes, built once (src/db/prepared.ts); values bound per call.
+const dashboardInOrg = prepared((db) =>
+  db
+    .select()
+    .from(dashboards)
+    .where(and(eq(dashboards.id, sql.placeholder("id")), eq(dashboards.organizationId, sql.placeholder("org")))),
+);
+const widgetsOfDashboard = prepared((db) =>
+  db
+    .select()
+    .from(widgets)
+    .where(and(eq(widgets.dashboardId, sql.placeholder("id")), eq(widgets.organizationId, sql.placeholder("org"))))
+    .orderBy(...WIDGET_ORDER),
+);
+
 export async function getDashboard(db: Database, actor: Actor, id: string): Promise<Dashboard> {
   const dashboard = await db.select().from(dashboards).where(inOrg(actor, id)).get();
   if (!dashboard) throw notFound("Dashboard");
@@ -54,14 +70,8 @@ export interface DashboardWithWidgets {
 }
 
 export async function getDashboardWithWidgets(db: Database, actor: Actor, id: string): Promise<DashboardWithWidgets> {
-  const [[dashboard], rows] = await db.batch([
-    db.select().from(dashboards).where(inOrg(actor, id)),
-    db
-      .select()
-      .from(widgets)
-      .where(and(eq(widgets.dashboardId, id), eq(widgets.organizationId, actor.organizationId)))
-      .orderBy(...WIDGET_ORDER),
-  ]);
+  const values = { id, org: actor.organizationId };
+  const [[dashboard], rows] = await db.batch([dashboardInOrg(db, "one", values), widgetsOfDashboard(db, "all", values)]);
   if (!dashboard) throw notFound("Dashboard");
   return { dashboard, widgets: rows };
 }
@@ -92,30 +102,60 @@ const DASHBOARD_SORT = {
   updatedAt: dashboards.updatedAt,
 } as const;
 
-export async function listDashboards(db: Database, actor: Actor, query: ListDashboardsQuery) {
-  const filters: (SQL | undefined)[] = [
-    eq(dashboards.organizationId, actor.organizationId),
-    query.isPublic !== undefined ? eq(dashboards.isPublic, query.isPublic) : undefined,
+type SortField = ListDashboardsQuery["sort"]["field"];
+type Direction = ListDashboardsQuery["sort"]["direction"];
+/** Which list query: its order and which filters it has (their values are bound per call). */
+type ListShape = `${SortField} ${Direction}${"" | " public"}${"" | " search"}`;
+
+/** The list's filter, with placeholders (`org`, `isPublic`, `pattern`) for a prepared shape or values for a one-off query. */
+function listWhere(org: unknown, isPublic: unknown, pattern: unknown) {
+  return and(
+    eq(dashboards.organizationId, org as string),
+    isPublic !== undefined ? eq(dashboards.isPublic, isPublic as boolean) : undefined,
     // LIKE is case-insensitive for ASCII in SQLite; the user's % and _ match literally.
-    query.q ? sql`${dashboards.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
-  ];
-  const where = and(...filters);
-  const order = orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction);
-  // Unfiltered, the total is the organization's stored count: one row read, however many dashboards.
-  const unfiltered = query.isPublic === undefined && !query.q;
+    pattern !== undefined ? sql`${dashboards.name} LIKE ${pattern} ESCAPE '\\'` : undefined,
+  );
+}
+
+const listPage = prepared((db, shape: ListShape) => {
+  const [field, direction] = shape.split(" ") as [SortField, Direction];
+  const where = listWhere(
+    sql.placeholder("org"),
+    shape.includes(" public") ? sql.placeholder("isPublic") : undefined,
+    shape.includes(" search") ? sql.placeholder("pattern") : undefined,
+  );
+  return db
+    .select()
+    .from(dashboards)
+    .where(where)
+    .orderBy(...orderWithTieBreak(DASHBOARD_SORT[field], dashboards.id, direction))
+    .limit(sql.placeholder("limit"))
+    .offset(sql.placeholder("offset"));
+});
+
+const storedCount = prepared((db) =>
+  db.select({ total: organizations.dashboardCount }).from(organizations).where(eq(organizations.id, sql.placeholder("org"))),
+);
+
+export async function listDashboards(db: Database, actor: Actor, query: ListDashboardsQuery) {
+  const pattern = query.q ? `%${escapeLike(query.q)}%` : undefined;
+  const shape: ListShape = `${query.sort.field} ${query.sort.direction}${query.isPublic !== undefined ? " public" : ""}${pattern !== undefined ? " search" : ""}`;
+  const window = { limit: query.limit, offset: offsetOf(query.page, query.limit) };
+  // Placeholder values skip drizzle's column mapping: the boolean goes in as SQLite stores it.
+  const page = listPage(db, shape, { org: actor.organizationId, isPublic: query.isPublic ? 1 : 0, pattern, ...window });
+  // Unfiltered, the total is the organization's stored count: one row read, however many
+  // dashboards. A filtered total counts its rows (from an index: see the schema).
+  const unfiltered = query.isPublic === undefined && pattern === undefined;
   const { rows, total } = await selectPage(
     db,
     dashboards,
-    where,
-    order,
-    { limit: query.limit, offset: offsetOf(query.page, query.limit) },
-    unfiltered ? { total: storedCount(db, actor) } : {},
+    listWhere(actor.organizationId, query.isPublic, pattern),
+    [],
+    window,
+    { page, ...(unfiltered && { total: storedCount(db, "org", { org: actor.organizationId }) }) },
   );
   return pageOf(rows.map(toDashboardListItem), total, query.page, query.limit);
 }
-
-const storedCount = (db: Database, actor: Actor) =>
-  db.select({ total: organizations.dashboardCount }).from(organizations).where(eq(organizations.id, actor.organizationId));
 
 /**
  * Keeps organizations.dashboard_count: `delta` added in the batch that creates or deletes. A

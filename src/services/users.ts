@@ -1,4 +1,5 @@
 import { and, eq, ne, sql } from "drizzle-orm";
+import { prepared } from "../db/prepared";
 import { refreshTokens, users, type User } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { hashPassword, verifyPassword } from "../lib/crypto";
@@ -30,18 +31,23 @@ export type UserResponse = ReturnType<typeof toUserResponse>;
  * result, so it can ride in the same D1 batch as a read (middleware/auth.ts).
  */
 export function actorLookup(db: Database, userId: string, organizationId: string, sessionId: string) {
-  return db
+  return actorQuery(db, "actor", { userId, organizationId, sessionId });
+}
+
+// Every authenticated request makes it: built once (src/db/prepared.ts).
+const actorQuery = prepared((db) =>
+  db
     .select({ userId: users.id, organizationId: users.organizationId, role: users.role })
     .from(users)
     .where(
       and(
-        eq(users.id, userId),
-        eq(users.organizationId, organizationId),
-        sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sessionId} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
+        eq(users.id, sql.placeholder("userId")),
+        eq(users.organizationId, sql.placeholder("organizationId")),
+        sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sql.placeholder("sessionId")} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
       ),
     )
-    .limit(1);
-}
+    .limit(1),
+);
 
 /** actorLookup's rows as the actor, or null. */
 export function actorFrom(rows: Omit<Actor, "sessionId">[], sessionId: string): Actor | null {
@@ -50,7 +56,8 @@ export function actorFrom(rows: Omit<Actor, "sessionId">[], sessionId: string): 
 }
 
 export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
-  return actorFrom(await actorLookup(db, userId, organizationId, sessionId), sessionId);
+  const [rows] = await db.batch([actorLookup(db, userId, organizationId, sessionId)]);
+  return actorFrom(rows, sessionId);
 }
 
 export async function getUser(db: Database, actor: Actor, id: string): Promise<User> {
