@@ -4,7 +4,7 @@
 import autocannon from "autocannon";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,7 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? path.join(ROOT, ".bench");
 // The ports the benchmark may use; each Worker needs one for HTTP and one for its inspector.
 // BENCH_PORTS=8804,8805 moves them (e.g. when another run holds these).
-const PORTS = process.env.BENCH_PORTS ? process.env.BENCH_PORTS.split(",").map(Number) : [8792, 8793, 8794, 8795];
+const PORTS = process.env.BENCH_PORTS ? process.env.BENCH_PORTS.split(",").map(Number) : [8790, 8791, 8792, 8793, 8794, 8795, 8796, 8797, 8798];
 const HOST = "127.0.0.1";
 
 /** Every rate-limit policy turned off: for cases that measure something else. */
@@ -102,8 +102,10 @@ export async function startWorker(name, vars = {}, { sampleData = false, config 
   // Its own process group, so stopping it also stops workerd.
   const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
+  // The last 64 KiB only: the Worker logs a line per request, and a run makes 100,000s.
+  const keep = (d) => (output = (output + d).slice(-65_536));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const worker = {
     name,
     url: `http://${HOST}:${port}`,
@@ -111,6 +113,9 @@ export async function startWorker(name, vars = {}, { sampleData = false, config 
     config,
     /** What wrangler and the Worker printed so far (for failure reports). */
     output: () => output,
+    /** CPU time (ms) used so far by wrangler and workerd, the Worker's whole process group. */
+    cpuMs: () => groupCpuMs(child.pid),
+    pgid: child.pid,
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;
@@ -147,6 +152,35 @@ export async function startWorker(name, vars = {}, { sampleData = false, config 
   return worker;
 }
 
+// Linux's clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on every common build).
+const TICKS_PER_SECOND = 100;
+
+/**
+ * User + system CPU of every process in group `pgid`, from /proc (NaN where there is none):
+ * unlike req/s, CPU per request hardly moves when other work shares the machine.
+ */
+function groupCpuMs(pgid) {
+  let ticks = 0;
+  let dirs;
+  try {
+    dirs = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return NaN;
+  }
+  for (const pid of dirs) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the parenthesised command name: state ppid pgrp … utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
 export async function stopAll() {
   await Promise.all([...running].map((w) => w.stop()));
 }
@@ -178,6 +212,7 @@ export async function seedOrganization(worker) {
  * several rounds of one side can be pooled before percentiles are taken.
  */
 export async function load(worker, { path, method = "GET", headers = {}, body, seconds, connections = 10 }) {
+  const cpuBefore = worker.cpuMs?.() ?? NaN;
   const latencies = [];
   const statuses = {};
   const instance = autocannon({
@@ -193,7 +228,19 @@ export async function load(worker, { path, method = "GET", headers = {}, body, s
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
   });
   const result = await instance;
-  return { latencies, statuses, seconds: result.duration, errors: result.errors + result.timeouts };
+  // Less what the Worker's processes burn while idle (timers, file watching), once measured.
+  const cpuMs = (worker.cpuMs?.() ?? NaN) - cpuBefore - (worker.idleCpuMsPerSecond ?? 0) * result.duration;
+  return { latencies, statuses, seconds: result.duration, errors: result.errors + result.timeouts, cpuMs };
+}
+
+/**
+ * Measures each Worker's CPU use while idle (ms per second), so load() can leave it out of
+ * CPU per request: `wrangler dev` burns a few percent of a core doing nothing.
+ */
+export async function calibrateIdleCpu(workers, seconds = 5) {
+  const before = workers.map((w) => w.cpuMs());
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  workers.forEach((w, i) => (w.idleCpuMsPerSecond = Math.max(0, (w.cpuMs() - before[i]) / seconds)));
 }
 
 /** Pools rounds of one side into req/s and latency percentiles (ms). */
@@ -210,5 +257,7 @@ export function summarize(rounds) {
     p99: pct(99),
     statuses,
     errors: rounds.reduce((s, r) => s + r.errors, 0),
+    // The Worker's processes' CPU per request (ms), NaN off Linux.
+    cpuPerRequest: rounds.reduce((s, r) => s + (r.cpuMs ?? NaN), 0) / latencies.length,
   };
 }

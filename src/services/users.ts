@@ -61,11 +61,8 @@ export async function findActor(db: Database, userId: string, organizationId: st
 }
 
 export async function getUser(db: Database, actor: Actor, id: string): Promise<User> {
-  const user = await db
-    .select()
-    .from(users)
-    .where(and(eq(users.id, id), eq(users.organizationId, actor.organizationId)))
-    .get();
+  // A batch of one, so a read's actor check joins it (GET /api/users/me: one round trip).
+  const [[user]] = await db.batch([db.select().from(users).where(and(eq(users.id, id), eq(users.organizationId, actor.organizationId)))]);
   if (!user) throw notFound("User");
   return user;
 }
