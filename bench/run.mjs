@@ -10,7 +10,7 @@
 //  - default run({ baseUrl, log }) → result object, with named exports `name`, `description`
 //    and `workerVars`: this script starts one Worker with those vars (rate limits off, since
 //    such a case measures something else) and prints the result as a table.
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -95,33 +95,47 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-const sections = [];
+const cpus = os.cpus();
+const machine = `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const load = os.loadavg().map((n) => n.toFixed(1)).join(" ");
+
+// The sections of results.md as they stand: a run of some cases keeps the others' results.
+const resultsFile = path.join(ROOT, "bench", "results.md");
+const sections = new Map();
+if (existsSync(resultsFile)) {
+  for (const part of readFileSync(resultsFile, "utf8").split(/^(?=## )/m).slice(1)) {
+    sections.set(/^## ([^:]+):/.exec(part)?.[1] ?? part, part.trimEnd() + "\n");
+  }
+}
+
 let failed = false;
 for (const c of cases) {
   console.error(`${c.name}: ${c.title}`);
+  const started = new Date().toISOString();
+  const how =
+    `_Run ${started} on ${machine}; load average before it ${load}. Load cases: autocannon with ${options.connections} ` +
+    `connections, ${options.seconds} s measured per side in ${options.rounds} alternating rounds after a 2 s warm-up._\n\n`;
   try {
     const { table, verdict } = await c.run(options);
     const target = c.target ? `Target: ${c.target}.\n\n` : "";
-    sections.push(`## ${c.name}: ${c.title}\n\n${target}${table}\n\n${verdict}\n`);
+    sections.set(c.name, `## ${c.name}: ${c.title}\n\n${how}${target}${table}\n\n${verdict}\n`);
   } catch (err) {
     failed = true;
     console.error(err);
-    sections.push(`## ${c.name}: ${c.title}\n\nFAILED: ${err.message}\n`);
+    sections.set(c.name, `## ${c.name}: ${c.title}\n\n${how}FAILED: ${err.message}\n`);
   }
 }
 await stopAll();
 
-const cpus = os.cpus();
 const header = [
   "# Benchmark results",
   "",
-  `Run ${new Date().toISOString()} on ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, Node ${process.version}, ` +
-    `${os.platform()} ${os.release()}. Local \`wrangler dev\` (workerd) on loopback. Load cases: autocannon with ` +
-    `${options.connections} connections, ${options.seconds} s measured per side in ${options.rounds} alternating rounds ` +
-    "after a 2 s warm-up. Numbers from one shared development machine: compare sides, not absolutes.",
+  "Written by `npm run bench` (a run of some cases, `npm run bench -- <case>`, replaces only their sections). " +
+    "Local `wrangler dev` (workerd) on loopback, the load generator in its own process. Numbers from one shared " +
+    "development machine: compare the rows of one section, not absolutes.",
   "",
 ].join("\n");
-const markdown = `${header}\n${sections.join("\n")}`;
-writeFileSync(path.join(ROOT, "bench", "results.md"), markdown);
+const markdown = `${header}\n${[...sections.values()].join("\n")}`;
+writeFileSync(resultsFile, markdown);
 console.log(markdown);
 process.exit(failed ? 1 : 0);
