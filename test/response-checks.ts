@@ -2,6 +2,7 @@
 // inspects a request/response pair and throws (an assertion failure) when the response breaks a
 // promise the API makes everywhere. Add a check here, not a per-test copy.
 import type { ApiResponse } from "./helpers";
+import { secretScan } from "./secret-scan";
 
 export interface Exchange {
   method: string;
@@ -25,3 +26,7 @@ export function registerResponseCheck(check: ResponseCheck): void {
 export function runResponseChecks(exchange: Exchange): void {
   for (const check of checks) check(exchange);
 }
+
+// No response carries a password hash, a stored ciphertext, a password a client sent, or a
+// refresh token / webhook secret outside the one response that issues it (test/secret-scan.ts).
+registerResponseCheck(secretScan);
