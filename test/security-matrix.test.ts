@@ -76,7 +76,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/data-sources": { access: "viewer", ok: 200 },
   "POST /api/data-sources": { access: "admin", ok: 201, body: () => sourceBody(PG, "Matrix created") },
   "GET /api/data-sources/:id": { access: "admin", ok: 200 },
-  "PATCH /api/data-sources/:id": { access: "admin", ok: 200, body: () => ({ name: "Hijacked", connection: { host: "127.0.0.2" } }) },
+  "PATCH /api/data-sources/:id": { access: "admin", ok: 200, body: () => ({ name: "Hijacked", connection: { host: "127.0.0.2", password: "hijacked-password" } }) },
   "DELETE /api/data-sources/:id": { access: "admin", ok: 204 },
   "POST /api/data-sources/test-connection": {
     access: "editor",
