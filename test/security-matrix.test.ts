@@ -139,6 +139,18 @@ async function call(route: Route, path: string, as: TestUser | undefined, header
   return api(route.method, path, { ...(as ? { token: as.token } : {}), headers, ...(body === undefined ? {} : { body }) });
 }
 
+// Refusals come before the body is looked at: a body that is not JSON, or not well-formed,
+// changes neither a 401 nor a 403.
+const BAD_BODIES: Record<string, { rawBody: string; headers: Record<string, string> }> = {
+  "a form body": { rawBody: "name=x&role=admin", headers: { "content-type": "application/x-www-form-urlencoded" } },
+  "malformed JSON": { rawBody: '{"name":', headers: { "content-type": "application/json" } },
+};
+
+function callWithBadBody(route: Route, path: string, as: TestUser | undefined, badBody: string, headers: Record<string, string> = {}) {
+  const bad = BAD_BODIES[badBody]!;
+  return api(route.method, path, { ...(as ? { token: as.token } : {}), rawBody: bad.rawBody, headers: { ...headers, ...bad.headers } });
+}
+
 /** Runs `request` and asserts org A's rows are exactly as they were before it. */
 async function withoutSideEffect<T>(label: string, request: () => Promise<T>): Promise<T> {
   const before = await snapshotOrg(f.a.id);
@@ -206,6 +218,23 @@ describe("another organization's admin", () => {
     counts.tenancy++;
   });
 
+  // The one id a body can name (widgets' dataSourceId): A's source is as unknown to B as a wrong id.
+  it("a widget body naming A's data source: 400 on dataSourceId, nothing changed in A or B", async () => {
+    const own = `/api/dashboards/${f.b.ids.dashboard}/widgets`;
+    const attempts: [string, string, unknown][] = [
+      ["POST", own, widgetBody({ dataSourceId: f.a.ids.dataSource, config: { query: "SELECT 1" }, y: 12 })],
+      ["PATCH", `${own}/${f.b.ids.widget}`, { dataSourceId: f.a.ids.dataSource }],
+    ];
+    for (const [method, path, body] of attempts) {
+      // B's widgets only: B's webhook deliveries may still be settling.
+      const before = (await snapshotOrg(f.b.id)).tables.widgets;
+      const res = await withoutSideEffect(`${method} ${path}`, () => api(method, path, { token: f.b.admin.token, body }));
+      expect(expectError(res, 400, "validation_error").map((d) => d.field)).toEqual(["dataSourceId"]);
+      expect((await snapshotOrg(f.b.id)).tables.widgets).toBe(before);
+      counts.tenancy++;
+    }
+  });
+
   it("lists of B with every filter show none of A's public dashboard", async () => {
     for (const query of ["", "?isPublic=true", "?q=Matrix", "?sort=name&limit=100"]) {
       const res = await api("GET", `/api/dashboards${query}`, { token: f.b.admin.token });
@@ -227,6 +256,13 @@ describe("roles in the caller's own organization", () => {
         const res = await withoutSideEffect(`${route.key} as ${member.role}`, () => call(route, path, member));
         expectError(res, 403, "forbidden");
         counts.roles++;
+        if (!WRITE.has(route.method)) continue;
+        for (const badBody of Object.keys(BAD_BODIES)) {
+          const bad = await withoutSideEffect(`${route.key} as ${member.role} with ${badBody}`, () => callWithBadBody(route, path, member, badBody));
+          expect(bad.status, `${route.key} as ${member.role} with ${badBody}: ${JSON.stringify(bad.body)}`).toBe(403);
+          expectError(bad, 403, "forbidden");
+          counts.roles++;
+        }
       } else if (route.method === "GET" || route.self) {
         // Allowed: reads, and a viewer's own account. (Other allowed writes would spend the
         // fixture; each resource's own tests make them.)
@@ -246,6 +282,16 @@ describe("bad access tokens", () => {
       expect(res.status, `${route.key} with ${attack}: ${JSON.stringify(res.body)}`).toBe(401);
       expectError(res, 401, "unauthorized");
       counts.tokens++;
+    }
+    if (!WRITE.has(route.method)) return;
+    for (const attack of ["no Authorization header", "expired"]) {
+      for (const badBody of Object.keys(BAD_BODIES)) {
+        const headers = await TOKEN_ATTACKS[attack]!(f);
+        const res = await withoutSideEffect(`${route.key} with ${attack} and ${badBody}`, () => callWithBadBody(route, path, undefined, badBody, headers));
+        expect(res.status, `${route.key} with ${attack} and ${badBody}: ${JSON.stringify(res.body)}`).toBe(401);
+        expectError(res, 401, "unauthorized");
+        counts.tokens++;
+      }
     }
   });
 
