@@ -21,6 +21,8 @@ export interface Org {
   viewer: TestUser;
   /** One of each resource; `user` is the viewer (the member admins manage). */
   ids: Record<Resource, string>;
+  /** A dashboard that is not public (`ids.dashboard` is). */
+  privateDashboardId: string;
 }
 
 export interface Fixture {
@@ -54,6 +56,7 @@ export async function buildOrg(): Promise<Org> {
   const dashboard = await newDashboard(admin, { name: "Matrix", isPublic: true });
   const widget = await newWidget(admin, dashboard.id, { type: "table", dataSourceId: source.body.id, config: { query: "SELECT 1 AS one" } });
   await newWidget(admin, dashboard.id, { type: "metric", dataSourceId: SAMPLE_DATA_SOURCE_ID, config: { query: "SELECT 1 AS one" }, y: 4 });
+  const privateDashboard = await newDashboard(editor, { name: "Matrix private" });
   // Subscribed after the dashboard changes, so its one delivery is the ping, delivered for real.
   const sub = await subscribe(admin);
   const ping = await api("POST", `/api/webhooks/${sub.id}/ping`, { token: admin.token });
@@ -67,6 +70,7 @@ export async function buildOrg(): Promise<Org> {
     editor,
     viewer,
     ids: { user: viewer.id, dashboard: dashboard.id, widget: widget.id, dataSource: source.body.id, webhook: sub.id, delivery: ping.body.id },
+    privateDashboardId: privateDashboard.id,
   };
 }
 

@@ -198,6 +198,11 @@ describe("another organization's admin", () => {
       expectError(res, 404, "not_found");
       counts.tenancy++;
     }
+    // Indistinguishable from ids that exist nowhere: the same status and the same body.
+    const real = await call(route, fillPath(route.pattern, [f.a]), f.b.admin);
+    const nowhere = await call(route, route.pattern.replace(/:[A-Za-z]+/g, () => crypto.randomUUID()), f.b.admin);
+    expect({ status: real.status, body: real.body }).toEqual({ status: nowhere.status, body: nowhere.body });
+    counts.tenancy++;
     // The ids are real: B's admin on B's own resource (reads only; a write would spend it).
     if (route.method === "GET") {
       const own = await call(route, fillPath(route.pattern, [f.b]), f.b.admin);
@@ -231,6 +236,16 @@ describe("another organization's admin", () => {
       const res = await withoutSideEffect(`${method} ${path}`, () => api(method, path, { token: f.b.admin.token, body }));
       expect(expectError(res, 400, "validation_error").map((d) => d.field)).toEqual(["dataSourceId"]);
       expect((await snapshotOrg(f.b.id)).tables.widgets).toBe(before);
+      counts.tenancy++;
+    }
+  });
+
+  it("the public view shows a private dashboard to nobody: 404 like an id that exists nowhere", async () => {
+    const nowhere = await api("GET", `/api/public/dashboards/${crypto.randomUUID()}`);
+    for (const token of [undefined, f.a.admin.token, f.b.admin.token]) {
+      const res = await api("GET", `/api/public/dashboards/${f.a.privateDashboardId}`, token ? { token } : {});
+      expectError(res, 404, "not_found");
+      expect(res.body).toEqual(nowhere.body);
       counts.tenancy++;
     }
   });
