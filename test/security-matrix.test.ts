@@ -250,6 +250,16 @@ describe("another organization's admin", () => {
     }
   });
 
+  it("the public view names nothing of A's but the dashboard and its widgets", async () => {
+    const { ids } = await snapshotOrg(f.a.id);
+    const res = await api("GET", `/api/public/dashboards/${f.a.ids.dashboard}`);
+    expect(res.status).toBe(200);
+    const own = new Set([res.body.id, ...res.body.widgets.map((w: { id: string }) => w.id)]);
+    const text = JSON.stringify(res.body);
+    expect([...ids].filter((id) => !own.has(id) && text.includes(id))).toEqual([]);
+    counts.tenancy++;
+  });
+
   it("lists of B with every filter show none of A's public dashboard", async () => {
     for (const query of ["", "?isPublic=true", "?q=Matrix", "?sort=name&limit=100"]) {
       const res = await api("GET", `/api/dashboards${query}`, { token: f.b.admin.token });
@@ -283,6 +293,8 @@ describe("roles in the caller's own organization", () => {
         // fixture; each resource's own tests make them.)
         const res = await call(route, path, member);
         expect(res.status, `${route.key} as ${member.role}: ${JSON.stringify(res.body)}`).toBe(route.ok);
+        // Connection settings (host, user, database) are for admins only.
+        if (member.role !== "admin") expect(JSON.stringify(res.body), `${route.key} as ${member.role}`).not.toMatch(/"connection":\{/);
         counts.roles++;
       }
     }
