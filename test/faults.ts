@@ -11,8 +11,9 @@ import { runResponseChecks } from "./response-checks";
 
 const injected = new Map<string, number>();
 
-function count(kind: string): void {
-  injected.set(kind, (injected.get(kind) ?? 0) + 1);
+/** Counts faults raised outside these wrappers (e.g. by the test receiver). */
+export function count(kind: string, n = 1): void {
+  injected.set(kind, (injected.get(kind) ?? 0) + n);
 }
 
 /** Faults raised so far in this test file, by kind. */
