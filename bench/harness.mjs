@@ -42,15 +42,15 @@ function portFree(port) {
 }
 
 const taken = new Set();
-async function takePort() {
-  for (const port of PORTS) {
+async function takePort(ports = PORTS) {
+  for (const port of ports) {
     if (taken.has(port)) continue;
     if (await portFree(port)) {
       taken.add(port);
       return port;
     }
   }
-  throw new Error(`No free port left in ${PORTS.join(", ")}`);
+  throw new Error(`No free port left in ${ports.join(", ")}`);
 }
 
 /** Random secrets for one benchmark run: nothing from .dev.vars or production is reused. */
@@ -63,10 +63,11 @@ export const secrets = {
  * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
- * as `npm run dev` does (docs/widget-data.md).
+ * as `npm run dev` does (docs/widget-data.md). `ports` / `stateDir` move it off the benchmark's
+ * (the soak test uses its own); `args` go to wrangler dev as well.
  */
-export async function startWorker(name, vars = {}, { sampleData = false } = {}) {
-  const persistTo = path.join(STATE_DIR, name);
+export async function startWorker(name, vars = {}, { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [] } = {}) {
+  const persistTo = path.join(stateDir, name);
   rmSync(persistTo, { recursive: true, force: true });
   const wrangler = (args, what) => {
     const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], { cwd: ROOT, env: childEnv, encoding: "utf8" });
@@ -81,10 +82,10 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
     wrangler(["d1", "execute", "SAMPLE_DB", "--file", seedFile], "Seeding SAMPLE_DB");
   }
 
-  const port = await takePort();
-  const inspectorPort = await takePort();
+  const port = await takePort(ports);
+  const inspectorPort = await takePort(ports);
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
-  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn");
+  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn", ...extraArgs);
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
   const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -94,6 +95,9 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
   const worker = {
     name,
     url: `http://${HOST}:${port}`,
+    pid: child.pid,
+    /** What wrangler and the Worker printed so far (warnings and errors: --log-level warn). */
+    output: () => output,
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;
