@@ -30,7 +30,9 @@ export const RATE_LIMITS_OFF = Object.fromEntries(
   ].map((name) => [name, "0"]),
 );
 
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+// CLOUDFLARE_CF_FETCH_ENABLED=false: Miniflare's default Request.cf placeholder instead of
+// fetching cf.json from workers.cloudflare.com (local runs reach nothing outside the machine).
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const running = new Set();
 
 function portFree(port) {
@@ -64,9 +66,13 @@ export const secrets = {
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
  * as `npm run dev` does (docs/widget-data.md). `ports` / `stateDir` move it off the benchmark's
- * (the soak test uses its own); `args` go to wrangler dev as well.
+ * (the soak test uses its own); `args` go to wrangler dev as well; `logLevel` is wrangler's.
  */
-export async function startWorker(name, vars = {}, { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [] } = {}) {
+export async function startWorker(
+  name,
+  vars = {},
+  { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [], logLevel = "warn" } = {},
+) {
   const persistTo = path.join(stateDir, name);
   rmSync(persistTo, { recursive: true, force: true });
   const wrangler = (args, what) => {
@@ -85,7 +91,7 @@ export async function startWorker(name, vars = {}, { sampleData = false, ports =
   const port = await takePort(ports);
   const inspectorPort = await takePort(ports);
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
-  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn", ...extraArgs);
+  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", logLevel, ...extraArgs);
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
   const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -96,7 +102,7 @@ export async function startWorker(name, vars = {}, { sampleData = false, ports =
     name,
     url: `http://${HOST}:${port}`,
     pid: child.pid,
-    /** What wrangler and the Worker printed so far (warnings and errors: --log-level warn). */
+    /** What wrangler and the Worker printed so far (at `logLevel`). */
     output: () => output,
     async stop() {
       running.delete(worker);

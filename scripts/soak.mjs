@@ -346,7 +346,8 @@ async function soak(receiver) {
       // Short retries, so a delivery the receiver fails on purpose is retried within the drain.
       WEBHOOK_RETRY_SCHEDULE: "1,2,4,8,16",
     },
-    { ports: PORTS, stateDir: path.join(ROOT, ".soak") },
+    // "log": the Worker's own console lines too (its warnings and errors are counted below).
+    { ports: PORTS, stateDir: path.join(ROOT, ".soak"), logLevel: "log" },
   );
   const baseUrl = worker.url;
   const api = (...args) => call(baseUrl, ...args);
@@ -478,8 +479,27 @@ async function soak(receiver) {
   for (const k of lost.slice(0, 20)) console.error(`lost: ${k}`);
   for (const [k, ids] of duplicates.slice(0, 20)) console.error(`announced twice: ${k} as ${[...ids].join(", ")}`);
   for (const k of unexpectedEvents.slice(0, 20)) console.error(`unexpected event: ${k}`);
-  const workerErrors = worker.output().split("\n").filter((l) => /"level":"error"|Uncaught|✘/.test(l));
-  if (workerErrors.length > 0) console.error(`worker error lines (${workerErrors.length}):\n${workerErrors.slice(0, 20).join("\n")}`);
+  // The Worker's own warnings and errors (one JSON line each), by message: a limiter that failed
+  // open or a Queue send left to the sweeper shows here even when every response was fine.
+  const logLines = new Map();
+  for (const line of worker.output().split("\n")) {
+    const json = line.slice(line.indexOf("{"));
+    let entry;
+    try {
+      entry = JSON.parse(json);
+    } catch {
+      if (/Uncaught|✘|\[ERROR\]/.test(line)) logLines.set(line.trim().slice(0, 160), (logLines.get(line.trim().slice(0, 160)) ?? 0) + 1);
+      continue;
+    }
+    if (entry.level === "warn" || entry.level === "error") {
+      const key = `${entry.level}: ${entry.message}`;
+      logLines.set(key, (logLines.get(key) ?? 0) + 1);
+    }
+  }
+  if (logLines.size > 0) {
+    console.log("\n| Worker log (warn/error) | Lines |\n| --- | ---: |");
+    for (const [k, n] of logLines) console.log(`| ${k} | ${n} |`);
+  }
 
   const ok = fiveXx === 0 && stats.networkErrors === 0 && stats.unexpected.length === 0 && lost.length === 0 && duplicates.length === 0 && receiver.invalidSignatures === 0 && unexpectedEvents.length === 0;
   console.log(`\nsoak ${ok ? "passed" : "FAILED"}`);
