@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vites
 import worker from "../src/index";
 import { POLICY_DEFINITIONS } from "../src/lib/rate-limit";
 import { SAMPLE_DATA_SOURCE_ID } from "../src/services/sample-source";
-import { api, expectError, registerOrg, uniqueEmail, type ApiResponse, type TestUser } from "./helpers";
+import { addMember, api, expectError, registerOrg, uniqueEmail, type ApiResponse, type TestUser } from "./helpers";
 import { callWith, count, failingLimiter, failingQueue, faultsInjected, faultyD1, snapshotD1, type D1FaultRule, type LimiterFault } from "./faults";
 import { createSink, lateListener } from "./receiver/client";
 import { config, consumeBodies, subscribe, type TestSubscription } from "./webhook-helpers";
@@ -55,6 +55,11 @@ interface WriteScenario {
 }
 
 const dashboardBody = { name: "Sales", description: "Monthly", isPublic: false, layout: { columns: 12 } };
+const dataSourceBody = {
+  name: "Warehouse",
+  type: "postgresql",
+  connection: { host: "127.0.0.1", port: 5432, database: "dw", username: "bi", password: "secret" },
+};
 const widgetBody = { type: "metric", title: "Orders", config: {}, x: 0, y: 0, width: 4, height: 2 };
 
 /** A fresh organization subscribed to every event, so each change also writes outbox rows. */
@@ -200,6 +205,60 @@ const scenarios: WriteScenario[] = [
     },
   },
   {
+    name: "webhook subscription update",
+    ok: 200,
+    prepare: async () => {
+      const { admin, sub } = await subscribedOrg();
+      return { method: "PATCH", path: `/api/webhooks/${sub.id}`, token: admin.token, body: { events: ["dashboard.created"], active: true } };
+    },
+  },
+  {
+    name: "webhook subscription delete (with its delivery log)",
+    ok: 204,
+    prepare: async () => {
+      const { admin, sub } = await subscribedOrg();
+      await dashboardWithWidget(admin);
+      return { method: "DELETE", path: `/api/webhooks/${sub.id}`, token: admin.token };
+    },
+  },
+  {
+    name: "webhook ping",
+    ok: 202,
+    prepare: async () => {
+      const { admin, sub } = await subscribedOrg();
+      return { method: "POST", path: `/api/webhooks/${sub.id}/ping`, token: admin.token };
+    },
+  },
+  {
+    name: "webhook redelivery",
+    ok: 202,
+    prepare: async () => {
+      const { admin, sub } = await subscribedOrg();
+      await api("POST", "/api/dashboards", { token: admin.token, body: dashboardBody });
+      await settle();
+      const log = await api("GET", `/api/webhooks/${sub.id}/deliveries`, { token: admin.token });
+      return { method: "POST", path: `/api/webhooks/${sub.id}/deliveries/${log.body.data[0].id}/redeliver`, token: admin.token };
+    },
+  },
+  {
+    name: "user role change (the last-admin guard)",
+    ok: 200,
+    prepare: async () => {
+      const admin = await registerOrg();
+      const other = await addMember(admin, "admin");
+      return { method: "PATCH", path: `/api/users/${other.id}`, token: admin.token, body: { role: "viewer" } };
+    },
+  },
+  {
+    name: "user delete (and their sessions)",
+    ok: 204,
+    prepare: async () => {
+      const admin = await registerOrg();
+      const other = await addMember(admin, "editor");
+      return { method: "DELETE", path: `/api/users/${other.id}`, token: admin.token };
+    },
+  },
+  {
     name: "data source create",
     ok: 201,
     prepare: async () => {
@@ -208,8 +267,26 @@ const scenarios: WriteScenario[] = [
         method: "POST",
         path: "/api/data-sources",
         token: admin.token,
-        body: { name: "Warehouse", type: "postgresql", connection: { host: "127.0.0.1", port: 5432, database: "dw", username: "bi", password: "secret" } },
+        body: dataSourceBody,
       };
+    },
+  },
+  {
+    name: "data source update (password re-encrypted)",
+    ok: 200,
+    prepare: async () => {
+      const admin = await registerOrg();
+      const source = await api("POST", "/api/data-sources", { token: admin.token, body: dataSourceBody });
+      return { method: "PATCH", path: `/api/data-sources/${source.body.id}`, token: admin.token, body: { name: "Lake", connection: { password: "rotated" } } };
+    },
+  },
+  {
+    name: "data source delete (the in-use guard)",
+    ok: 204,
+    prepare: async () => {
+      const admin = await registerOrg();
+      const source = await api("POST", "/api/data-sources", { token: admin.token, body: dataSourceBody });
+      return { method: "DELETE", path: `/api/data-sources/${source.body.id}`, token: admin.token };
     },
   },
 ];
@@ -245,6 +322,30 @@ describe("D1 failing in the middle of a request", () => {
       }
     });
   }
+});
+
+describe("the sample data source's database failing", () => {
+  it("a dashboard still answers 200; the widget's data says what failed, and the connection test reports it", async () => {
+    const admin = await registerOrg();
+    const { dashboardId } = await dashboardWithWidget(admin);
+    const widget = await api("POST", `/api/dashboards/${dashboardId}/widgets`, {
+      token: admin.token,
+      body: { ...widgetBody, x: 4, dataSourceId: SAMPLE_DATA_SOURCE_ID, config: { query: "SELECT 1 AS n", cacheTtlSeconds: 0 } },
+    });
+    expect(widget.status).toBe(201);
+    const broken = { SAMPLE_DB: faultyD1(env.SAMPLE_DB, { sql: /./, times: Infinity }).binding };
+    const view = await callWith(broken, "GET", `/api/dashboards/${dashboardId}`, { token: admin.token });
+    expect(view.status).toBe(200);
+    const data = view.body.widgets.find((w: { id: string }) => w.id === widget.body.id).data;
+    // The database failing is not the query's fault (a SQL error is query_error, with D1's words).
+    expect(data).toEqual({ error: { code: "data_source_unavailable", message: "The sample database did not answer" } });
+    const test = await callWith(broken, "POST", `/api/data-sources/${SAMPLE_DATA_SOURCE_ID}/test`, { token: admin.token });
+    expect(test.status).toBe(200);
+    expect(test.body).toMatchObject({ success: false });
+    // Healthy again: the same view has rows.
+    const healthy = await api("GET", `/api/dashboards/${dashboardId}`, { token: admin.token });
+    expect(healthy.body.widgets.find((w: { id: string }) => w.id === widget.body.id).data).toMatchObject({ rows: [[1]] });
+  });
 });
 
 // ---- The Queue, the consumer and the sweeper
