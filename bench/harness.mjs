@@ -30,7 +30,9 @@ export const RATE_LIMITS_OFF = Object.fromEntries(
   ].map((name) => [name, "0"]),
 );
 
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+// CLOUDFLARE_CF_FETCH_ENABLED=false: Miniflare's default Request.cf placeholder instead of
+// fetching cf.json from workers.cloudflare.com (local runs reach nothing outside the machine).
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const running = new Set();
 
 function portFree(port) {
@@ -42,15 +44,15 @@ function portFree(port) {
 }
 
 const taken = new Set();
-async function takePort() {
-  for (const port of PORTS) {
+async function takePort(ports = PORTS) {
+  for (const port of ports) {
     if (taken.has(port)) continue;
     if (await portFree(port)) {
       taken.add(port);
       return port;
     }
   }
-  throw new Error(`No free port left in ${PORTS.join(", ")}`);
+  throw new Error(`No free port left in ${ports.join(", ")}`);
 }
 
 /** Random secrets for one benchmark run: nothing from .dev.vars or production is reused. */
@@ -75,12 +77,17 @@ export function wranglerLocal(args, persistTo, what) {
  * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
- * as `npm run dev` does (docs/widget-data.md).
+ * as `npm run dev` does (docs/widget-data.md). `ports` / `stateDir` move it off the benchmark's
+ * (the soak test uses its own); `args` go to wrangler dev as well; `logLevel` is wrangler's.
  * `config`: another wrangler.toml (e.g. bench/baseline/wrangler.toml). Two Workers never share
  * one state directory: workerd's SQLite answers SQLITE_BUSY when two processes use one file.
  */
-export async function startWorker(name, vars = {}, { sampleData = false, config } = {}) {
-  const persistTo = path.join(STATE_DIR, name);
+export async function startWorker(
+  name,
+  vars = {},
+  { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [], logLevel = "warn", config } = {},
+) {
+  const persistTo = path.join(stateDir, name);
   const configArgs = config ? ["--config", config] : [];
   const wrangler = (args, what) => wranglerLocal([...args, ...configArgs], persistTo, `${what} for ${name}`);
   rmSync(persistTo, { recursive: true, force: true });
@@ -93,29 +100,27 @@ export async function startWorker(name, vars = {}, { sampleData = false, config 
     wrangler(["d1", "execute", "SAMPLE_DB", "--file", seedFile], "Seeding SAMPLE_DB");
   }
 
-  const port = await takePort();
-  const inspectorPort = await takePort();
+  const port = await takePort(ports);
+  const inspectorPort = await takePort(ports);
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
   args.push(...configArgs);
-  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn");
+  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", logLevel, ...extraArgs);
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
   const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  // The last 64 KiB only: the Worker logs a line per request, and a run makes 100,000s.
-  const keep = (d) => (output = (output + d).slice(-65_536));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
   const worker = {
     name,
     url: `http://${HOST}:${port}`,
+    pid: child.pid,
     persistTo,
     config,
-    /** What wrangler and the Worker printed so far (for failure reports). */
+    /** What wrangler and the Worker printed so far (at `logLevel`). */
     output: () => output,
     /** CPU time (ms) used so far by wrangler and workerd, the Worker's whole process group. */
     cpuMs: () => groupCpuMs(child.pid),
-    pgid: child.pid,
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;

@@ -2,7 +2,7 @@ import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { prepared } from "../db/prepared";
 import { dashboards, organizations, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
-import { ApiError, notFound } from "../lib/errors";
+import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
@@ -157,17 +157,23 @@ export async function listDashboards(db: Database, actor: Actor, query: ListDash
   return pageOf(rows.map(toDashboardListItem), total, query.page, query.limit);
 }
 
-/**
- * Keeps organizations.dashboard_count: `delta` added in the batch that creates or deletes. A
- * delete passes -changes() and runs right after its DELETE, so it subtracts only what that
- * statement really removed (nothing when a concurrent delete got there first).
- */
-function adjustCount(db: Database, actor: Actor, delta: SQL | number) {
-  return db
+// organizations.dashboard_count, kept by the batch that creates or deletes a dashboard.
+const countCreated = (db: Database, actor: Actor) =>
+  db
     .update(organizations)
-    .set({ dashboardCount: sql`${organizations.dashboardCount} + ${delta}` })
+    .set({ dashboardCount: sql`${organizations.dashboardCount} + 1` })
     .where(eq(organizations.id, actor.organizationId));
-}
+
+/**
+ * Counts a dashboard out in the batch that deletes it, when the DELETE's condition `applies` holds:
+ * it runs just before that DELETE, in the same transaction, so both see the same rows, and a
+ * delete that finds nothing (a concurrent delete got there first) subtracts nothing.
+ */
+const countDeleting = (db: Database, actor: Actor, applies: SQL | undefined) =>
+  db
+    .update(organizations)
+    .set({ dashboardCount: sql`${organizations.dashboardCount} - 1` })
+    .where(and(eq(organizations.id, actor.organizationId), sql`EXISTS (SELECT 1 FROM ${dashboards} WHERE ${applies})`));
 
 function dashboardEvent(
   event: "dashboard.created" | "dashboard.updated" | "dashboard.deleted",
@@ -201,7 +207,7 @@ export async function createDashboard(
     isPublic: dashboard.isPublic,
     createdBy: actor.userId,
   });
-  await events.commit(db, [db.insert(dashboards).values(dashboard), adjustCount(db, actor, 1)], [event]);
+  await events.commit(db, [db.insert(dashboards).values(dashboard)], [event], [countCreated(db, actor)]);
   return dashboard;
 }
 
@@ -217,6 +223,9 @@ const versionHolds = (precondition: VersionPrecondition) =>
     : precondition.versions.length > 0
       ? inArray(dashboards.version, precondition.versions)
       : sql`0`;
+
+const versionAccepted = (precondition: VersionPrecondition, version: number) =>
+  precondition === undefined || "any" in precondition || precondition.versions.includes(version);
 
 const preconditionFailed = () =>
   new ApiError("precondition_failed", "The dashboard has changed since you read it; fetch it again and retry", [
@@ -263,7 +272,17 @@ export async function updateDashboard(
   return updated;
 }
 
-/** Deletes a dashboard; its widgets go with it (foreign-key cascade), each with its own event. */
+/** Reads before a dashboard delete that keep finding its widgets changed end in a 409. */
+const DELETE_ATTEMPTS = 5;
+
+/**
+ * Deletes a dashboard; its widgets go with it (foreign-key cascade), each with its own event.
+ * The events are written from the widgets read first, so the DELETE applies only while the
+ * dashboard's widgets are still exactly those (same ids, same updatedAt): a widget created,
+ * changed or deleted in between would otherwise go unannounced, stale or announced twice. A
+ * delete that finds them changed reads again; one that finds the dashboard gone (a concurrent
+ * delete won) is a 404, and publishes nothing. With `If-Match`, a version moved on is a 412.
+ */
 export async function deleteDashboard(
   db: Database,
   actor: Actor,
@@ -271,23 +290,28 @@ export async function deleteDashboard(
   events: EventPublisher,
   precondition?: VersionPrecondition,
 ): Promise<void> {
-  const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
-  const now = nowIso();
-  // One condition for all of them (it spans several outbox statements, so not changes()):
-  // published only if the dashboard is really gone after this batch.
-  const gone = sql`NOT EXISTS (SELECT 1 FROM ${dashboards} WHERE ${dashboards.id} = ${id})`;
-  const allEvents = [
-    ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
-    dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
-  ].map((event) => ({ ...event, onlyIf: gone }));
-  const [deleted] = (await events.commit(
-    db,
-    [
-      db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition))).returning({ id: dashboards.id }),
-      adjustCount(db, actor, sql`-changes()`),
-    ],
-    allEvents,
-  )) as [{ id: string }[]];
-  // Without If-Match a delete that lost a race to another delete is still a success: it's gone.
-  if (deleted.length === 0 && precondition !== undefined) throw await missedWrite(db, actor, id);
+  for (let attempt = 1; ; attempt++) {
+    const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
+    // Checked on every read, and again inside the DELETE: a PATCH in between is a 412 too.
+    if (!versionAccepted(precondition, dashboard.version)) throw preconditionFailed();
+    const now = nowIso();
+    const allEvents = [
+      ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
+      dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
+    ].map((event) => ({ ...event, onlyIf: changedARow }));
+    const fingerprints = JSON.stringify(doomed.map((w) => `${w.id}@${w.updatedAt}`));
+    const ofThisDashboard = sql`${widgets.dashboardId} = ${dashboards.id}`;
+    const widgetsUnchanged = sql`(SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}) = ${doomed.length}
+      AND (SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}
+        AND ${widgets.id} || '@' || ${widgets.updatedAt} IN (SELECT value FROM json_each(${fingerprints}))) = ${doomed.length}`;
+    const applies = and(inOrg(actor, id), versionHolds(precondition), widgetsUnchanged);
+    const [deleted] = (await events.commit(
+      db,
+      [db.delete(dashboards).where(applies).returning({ id: dashboards.id })],
+      allEvents,
+      [countDeleting(db, actor, applies)],
+    )) as [{ id: string }[]];
+    if (deleted.length > 0) return;
+    if (attempt === DELETE_ATTEMPTS) throw conflict("The dashboard's widgets kept changing while it was being deleted; try again");
+  }
 }

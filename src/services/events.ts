@@ -35,20 +35,25 @@ export function domainEvent(
  * change and its events are committed or lost together.
  */
 export interface EventPublisher {
-  /** Runs `statements` (plus the events' own writes) in one `db.batch`; returns the results of `statements` in order. */
-  commit(db: Database, statements: [Statement, ...Statement[]], events: DomainEvent[]): Promise<unknown[]>;
+  /**
+   * Runs `statements` (plus the events' own writes) in one `db.batch`; returns the results of
+   * `statements` in order. `before`: bookkeeping that goes first in the same batch and is no part
+   * of the change (a dashboard count), so changes() after the change is still the change's own.
+   */
+  commit(db: Database, statements: [Statement, ...Statement[]], events: DomainEvent[], before?: Statement[]): Promise<unknown[]>;
 }
 
 /**
- * `onlyIf` for one event after one statement: true when that statement changed a row. SQLite's
- * changes() reports the statement that ran just before, so use it only when the change is a
- * single statement with a single event (the event's writes then run right after it).
+ * `onlyIf` for the events of a change made by one statement: true when that statement changed a
+ * row. SQLite's changes() reports the statement that ran just before; the publisher writes a
+ * change's events of one organization and condition in one statement right after the change
+ * (and refuses anything else), so every event of the change sees the change's own count.
  */
 export const changedARow = sql`changes() > 0`;
 
 /** A publisher that records nothing: the change alone. */
 export const noEvents: EventPublisher = {
-  async commit(db, statements) {
-    return db.batch(statements);
+  async commit(db, statements, _events, before = []) {
+    return ((await db.batch([...before, ...statements] as [Statement, ...Statement[]])) as unknown[]).slice(before.length);
   },
 };
