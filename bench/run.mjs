@@ -135,7 +135,7 @@ const header = [
     "development machine: compare the rows of one section, not absolutes.",
   "",
 ].join("\n");
-const markdown = `${header}\n${[...sections.values()].join("\n")}`;
+const markdown = `${header}\n${[...sections].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text).join("\n")}`;
 writeFileSync(resultsFile, markdown);
 console.log(markdown);
 process.exit(failed ? 1 : 0);
