@@ -108,6 +108,8 @@ if (existsSync(resultsFile)) {
   }
 }
 
+// README.md shows a case's latest table between <!-- bench:NAME --> and <!-- /bench:NAME -->.
+const readmeTables = new Map();
 let failed = false;
 for (const c of cases) {
   console.error(`${c.name}: ${c.title}`);
@@ -119,6 +121,7 @@ for (const c of cases) {
     const { table, verdict } = await c.run(options);
     const target = c.target ? `Target: ${c.target}.\n\n` : "";
     sections.set(c.name, `## ${c.name}: ${c.title}\n\n${how}${target}${table}\n\n${verdict}\n`);
+    readmeTables.set(c.name, `${how}${table}\n`);
   } catch (err) {
     failed = true;
     console.error(err);
@@ -137,5 +140,12 @@ const header = [
 ].join("\n");
 const markdown = `${header}\n${[...sections].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text).join("\n")}`;
 writeFileSync(resultsFile, markdown);
+const readmeFile = path.join(ROOT, "README.md");
+let readme = readFileSync(readmeFile, "utf8");
+for (const [name, table] of readmeTables) {
+  const block = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(<!-- /bench:${name} -->)`);
+  readme = readme.replace(block, (_, open, close) => `${open}${table}${close}`);
+}
+writeFileSync(readmeFile, readme);
 console.log(markdown);
 process.exit(failed ? 1 : 0);
