@@ -49,3 +49,11 @@ export const displayName = z
 export const nonEmptyPatch = <T extends Record<string, unknown>>(value: T) =>
   Object.values(value).some((v) => v !== undefined);
 export const NON_EMPTY_PATCH = { message: "At least one field must be given", path: [] as string[] };
+
+// ---- Response building blocks
+
+/** Every timestamp the API returns: ISO 8601 UTC with milliseconds (`Date#toISOString`). */
+export const timestamp = z.iso.datetime().describe("ISO 8601 UTC, e.g. 2024-01-02T10:00:00.000Z");
+
+/** A JSON object the client owns (dashboard layout, widget config), returned as stored. */
+export const clientObject = z.record(z.string(), z.unknown());

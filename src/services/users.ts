@@ -6,10 +6,10 @@ import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { isUniqueViolation, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
-import type { CreateUserInput, ListUsersQuery, UpdateMeInput, UpdateUserInput } from "../schemas/users";
+import type { CreateUserInput, ListUsersQuery, UpdateMeInput, UpdateUserInput, UserResponse } from "../schemas/users";
 
 /** The one place a user becomes a response: the password hash cannot get out. */
-export function toUserResponse(user: User) {
+export function toUserResponse(user: User): UserResponse {
   return {
     id: user.id,
     email: user.email,
@@ -20,7 +20,6 @@ export function toUserResponse(user: User) {
     updatedAt: user.updatedAt,
   };
 }
-export type UserResponse = ReturnType<typeof toUserResponse>;
 
 /**
  * The current identity behind a token, or null if the user is gone or moved, or the login
