@@ -5,8 +5,8 @@ import type { Database } from "../env";
 import type { Statement } from "../services/events";
 
 export const paginationQuery = {
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1).describe("Page number, from 1"),
+  limit: z.coerce.number().int().min(1).max(100).default(20).describe("Items per page"),
 };
 
 export const pageMeta = z

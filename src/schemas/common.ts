@@ -25,7 +25,8 @@ export const sortParam = <const F extends readonly [string, ...string[]]>(fields
     .transform((value) => ({
       field: value.replace(/^-/, "") as F[number],
       direction: value.startsWith("-") ? ("desc" as const) : ("asc" as const),
-    }));
+    }))
+    .describe("Sort field; a leading - sorts descending");
 
 /** `true` / `false` in a query string. */
 export const booleanQuery = z.enum(["true", "false"]).transform((v) => v === "true");
@@ -36,7 +37,8 @@ export const searchQuery = z
   .trim()
   .max(200)
   .transform((v) => (v === "" ? undefined : v))
-  .optional();
+  .optional()
+  .describe("Case-insensitive substring of the name");
 
 /** A display name: 1–200 characters after trimming. */
 export const displayName = z

@@ -174,10 +174,10 @@ export const webhookPayload = z.discriminatedUnion("event", Object.values(eventP
 ]);
 export type WebhookPayload = z.output<typeof webhookPayload>;
 
-export const deliveryDetail = deliveryResponse.extend({
-  payload: webhookPayload.describe("The body that was sent (and signed)"),
-  attemptLog: z.array(deliveryAttempt).describe("Every attempt, oldest first"),
-});
+/** One delivery with `payload` (the body that was sent, and signed) and `attemptLog` (every attempt, oldest first). */
+export const deliveryDetail = deliveryResponse
+  .extend({ payload: webhookPayload, attemptLog: z.array(deliveryAttempt) })
+  .describe("A delivery with `payload`, the body that was sent (and signed), and `attemptLog`, every attempt, oldest first");
 
 export type WebhookResponse = z.output<typeof webhookResponse>;
 export type WebhookWithSecret = z.output<typeof webhookWithSecret>;
