@@ -17,6 +17,7 @@ import {
   updateDashboardBody,
 } from "../schemas/dashboards";
 import { connectionTestResult, testConnectionBody } from "../schemas/data-source-connection";
+import { DOCS_FILES, docsFileParam } from "../schemas/docs";
 import {
   createDataSourceBody,
   dataSourceDetail,
@@ -109,9 +110,6 @@ export interface OperationSpec {
   rateLimits?: PolicyName[];
 }
 
-const docsFile = z.object({
-  file: z.string().describe("A file of the page: swagger-ui-bundle.js, swagger-ui.css, docs.js, docs.css, favicon-32x32.png"),
-});
 export const openApiObject = z.record(z.string(), z.unknown()).describe("An OpenAPI 3.1 document: this one");
 
 const noContent = (description: string): SuccessResponse => ({ description });
@@ -661,11 +659,11 @@ export const OPERATIONS: OperationSpec[] = [
     tag: "API document",
     summary: "A script, style sheet or image of the reference page",
     auth: "public",
-    params: docsFile,
+    params: docsFileParam,
     responses: {
       200: {
         description: "The file",
-        media: ["text/javascript", "text/css", "image/png"],
+        media: [...new Set(Object.values(DOCS_FILES))],
         headers: ["Content-Security-Policy", "Cache-Control"],
       },
     },
