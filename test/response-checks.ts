@@ -2,6 +2,7 @@
 // inspects a request/response pair and throws (an assertion failure) when the response breaks a
 // promise the API makes everywhere. Add a check here, not a per-test copy.
 import type { ApiResponse } from "./helpers";
+import { checkAgainstDocument } from "./openapi-check";
 
 export interface Exchange {
   method: string;
@@ -25,3 +26,6 @@ export function registerResponseCheck(check: ResponseCheck): void {
 export function runResponseChecks(exchange: Exchange): void {
   for (const check of checks) check(exchange);
 }
+
+// Every response is one the API document (GET /api/openapi.json) describes for its route and status.
+registerResponseCheck(checkAgainstDocument);
