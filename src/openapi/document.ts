@@ -46,7 +46,7 @@ function nameOf(names: Map<z.ZodType, string>, schema: z.ZodType, where: string)
 // ---- Errors
 
 /** The error responses, one per status, each naming the codes that answer with it. */
-const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
+export const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
   400: { name: "ValidationError", description: "The request is malformed or fails validation; `details` lists each field" },
   401: { name: "Unauthorized", description: "No valid access token, or wrong credentials" },
   403: { name: "Forbidden", description: "The caller's role is not enough, or the action is not allowed" },
