@@ -14,7 +14,7 @@ type Json = Record<string, any>;
 
 const BASE = "https://edgeboard.test/openapi.json";
 // A copy: the validator annotates the schema objects it indexes.
-const doc: Json = { ...structuredClone(openApiDocument()), $id: BASE };
+export const doc: Json = { ...structuredClone(openApiDocument()), $id: BASE };
 const lookup = dereference(doc as Schema);
 
 const routes = OPERATIONS.map((op) => ({
@@ -27,7 +27,8 @@ const routes = OPERATIONS.map((op) => ({
 /** Statuses the app's global middleware can answer with on any path, matched or not. */
 const GLOBAL_ERROR_STATUSES = [400, 401, 403, 413, 429, 500];
 
-const resolve = (value: Json): Json => {
+/** Follows a `$ref` (to any depth) within the document. */
+export const resolve = (value: Json): Json => {
   if (typeof value?.$ref !== "string") return value;
   const target = (value.$ref as string).replace(/^#\//, "").split("/").reduce<Json>((node, key) => node[key.replace(/~1/g, "/").replace(/~0/g, "~")], doc);
   return resolve(target);
@@ -40,7 +41,8 @@ function findOperation(method: string, pathname: string): { op?: OperationSpec; 
   return { op, pathKnown: matching.length > 0 };
 }
 
-function problems(instance: unknown, schema: Json): string[] {
+/** Why `instance` does not match `schema` (a schema object from the document); empty when it does. */
+export function problems(instance: unknown, schema: Json): string[] {
   const result = validate(instance, schema as Schema, "2020-12", lookup, false);
   if (result.valid) return [];
   // The validator also reports each failure once more for every schema above it: keep the specific ones.

@@ -8,7 +8,9 @@ import { createApp } from "../src/app";
 import { buildDocument, toOpenApiPath } from "../src/openapi/document";
 import { OPERATIONS } from "../src/openapi/routes";
 import { DOCS_FILES } from "../src/schemas/docs";
-import { api, expectError } from "./helpers";
+import { api, expectError, registerOrg } from "./helpers";
+import { doc, problems, resolve } from "./openapi-check";
+import { subscribe } from "./webhook-helpers";
 
 describe("GET /api/openapi.json", () => {
   it("serves the document built from the route table, publicly and cacheably", async () => {
@@ -74,5 +76,43 @@ describe("GET /api/docs", () => {
     for (const path of ["/api/docs/LICENSE", "/api/docs/index.html", "/api/docs/../wrangler.toml", "/api/docs/nope.js"]) {
       expectError(await api("GET", path), 404, "not_found");
     }
+  });
+});
+
+describe("the document's webhooks section", () => {
+  it("describes exactly what a subscriber receives for each of the six events and the ping", async () => {
+    const admin = await registerOrg();
+    const sub = await subscribe(admin, { events: ["*"] });
+    const token = admin.token;
+    // Every event, through the real routes and the real Queue.
+    const dashboard = await api("POST", "/api/dashboards", { token, body: { name: "Sales" } });
+    const d = dashboard.body.id as string;
+    await api("PATCH", `/api/dashboards/${d}`, { token, body: { name: "Sales 2026", isPublic: true } });
+    const widget = await api("POST", `/api/dashboards/${d}/widgets`, {
+      token,
+      body: { type: "metric", title: "Orders", x: 0, y: 0, width: 4, height: 2 },
+    });
+    await api("PATCH", `/api/dashboards/${d}/widgets/${widget.body.id}`, { token, body: { width: 6 } });
+    await api("DELETE", `/api/dashboards/${d}/widgets/${widget.body.id}`, { token });
+    await api("DELETE", `/api/dashboards/${d}`, { token });
+    await api("POST", `/api/webhooks/${sub.id}/ping`, { token });
+
+    const received = await sub.sink.waitFor(7);
+    const events = new Set<string>();
+    for (const delivery of received) {
+      const body = JSON.parse(delivery.body);
+      events.add(body.event);
+      const operation = doc.webhooks[body.event]?.post;
+      expect(operation, `${body.event} is not in the webhooks section`).toBeDefined();
+      const failures = problems(body, operation.requestBody.content["application/json"].schema);
+      for (const parameter of operation.parameters.map(resolve)) {
+        const value = delivery.headers[parameter.name];
+        if (value === undefined) failures.push(`header ${parameter.name} missing`);
+        else failures.push(...problems(value, parameter.schema).map((p) => `header ${parameter.name}${p}`));
+      }
+      expect(failures, `${body.event}: ${delivery.body}`).toEqual([]);
+      expect(delivery.headers["content-type"]).toBe("application/json");
+    }
+    expect([...events].sort()).toEqual(Object.keys(doc.webhooks).sort());
   });
 });
