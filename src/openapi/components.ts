@@ -1,6 +1,6 @@
-// Names for the schemas the document lists under components.schemas. Request bodies are
-// rendered as zod *input* (defaults are optional, transforms not applied), responses and webhook
-// payloads as *output*. Every body and response schema the route table uses must be named here
+// Names for the schemas the document lists under components: request bodies (components.
+// requestBodies) rendered as zod *input* (defaulted fields optional, transforms not applied),
+// responses and webhook payloads (components.schemas) as *output*. Every body and response schema the route table uses must be named here
 // (document.ts refuses to build otherwise); a named schema nested in another becomes a $ref.
 import type { z } from "zod";
 import { pageMeta } from "../lib/pagination";

@@ -10,8 +10,11 @@ import { OPERATIONS, TAGS, type DocumentedHeader, type OperationSpec, type Reque
 
 type Json = Record<string, unknown>;
 
-const schemaRef = (name: string) => `#/components/schemas/${name}`;
-const ref = (kind: "schemas" | "responses" | "headers" | "parameters", name: string) => ({ $ref: `#/components/${kind}/${name}` });
+const ref = (kind: "schemas" | "responses" | "headers" | "parameters" | "requestBodies", name: string) => ({
+  $ref: `#/components/${kind}/${name}`,
+});
+const schemaUri = (name: string) => `#/components/schemas/${name}`;
+const requestBodyUri = (name: string) => `#/components/requestBodies/${name}/content/application~1json/schema`;
 
 /** `/api/dashboards/:id` → `/api/dashboards/{id}`. */
 export const toOpenApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
@@ -29,10 +32,10 @@ function tidy({ jsonSchema }: { jsonSchema: Json }): void {
 }
 const JSON_SCHEMA_OPTIONS = { target: "draft-2020-12", unrepresentable: "throw", override: tidy } as const;
 
-function renderComponents(named: Record<string, z.ZodType>, io: "input" | "output"): Record<string, Json> {
+function renderComponents(named: Record<string, z.ZodType>, io: "input" | "output", uri: (id: string) => string): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });
-  const { schemas } = z.toJSONSchema(registry, { ...JSON_SCHEMA_OPTIONS, io, uri: schemaRef });
+  const { schemas } = z.toJSONSchema(registry, { ...JSON_SCHEMA_OPTIONS, io, uri });
   // Components are embedded in the document: no dialect or fragment-only $id of their own.
   return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
 }
@@ -302,12 +305,7 @@ function operation(op: OperationSpec, responseNames: Map<z.ZodType, string>, req
     ...(op.role && { "x-required-role": op.role }),
     ...(op.rateLimits?.length && { "x-rate-limit-policies": op.rateLimits.map((name) => POLICY_DEFINITIONS[name].name) }),
     parameters: parameters(op),
-    ...(op.body && {
-      requestBody: {
-        required: true,
-        content: { "application/json": { schema: ref("schemas", nameOf(requestNames, op.body, `${op.operationId} body`)) } },
-      },
-    }),
+    ...(op.body && { requestBody: ref("requestBodies", nameOf(requestNames, op.body, `${op.operationId} body`)) }),
     responses,
   };
 }
@@ -364,7 +362,15 @@ export function buildDocument(): OpenApiDocument {
     paths,
     webhooks: Object.fromEntries(Object.keys(EVENT_COMPONENTS).map((event) => [event, webhookOperation(event as keyof typeof EVENT_COMPONENTS)])),
     components: {
-      schemas: { ...renderComponents(REQUEST_COMPONENTS, "input"), ...renderComponents(RESPONSE_COMPONENTS, "output") },
+      schemas: renderComponents(RESPONSE_COMPONENTS, "output", schemaUri),
+      // Request bodies as requestBodies, not schemas: their defaults make fields optional to send,
+      // which is how type generators read a default inside a request body.
+      requestBodies: Object.fromEntries(
+        Object.entries(renderComponents(REQUEST_COMPONENTS, "input", requestBodyUri)).map(([name, schema]) => [
+          name,
+          { required: true, content: { "application/json": { schema } } },
+        ]),
+      ),
       responses: Object.fromEntries(usedErrors.map((status) => [ERROR_RESPONSES[status]!.name, errorResponse(status)])),
       parameters: {
         ...Object.fromEntries(Object.values(REQUEST_HEADERS).map(({ component, parameter }) => [component, parameter])),
