@@ -24,6 +24,8 @@ const workers = defineProject({
           JWT_SECRET: "test-jwt-secret-0123456789abcdef0123456789abcdef",
           ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           ALLOW_PRIVATE_NETWORK_TARGETS: "true",
+          // One browser origin allowed, so CORS tests can see both an allowed and a refused one.
+          CORS_ORIGINS: "https://app.example.com",
           // Webhook retries in seconds and a short attempt timeout, so retries, timeouts and
           // exhaustion happen within a test (4 attempts in all).
           WEBHOOK_RETRY_SCHEDULE: "1,2,3",
@@ -69,4 +71,10 @@ const node = defineProject({
   },
 });
 
-export default defineConfig({ test: { projects: [workers, node] } });
+export default defineConfig({
+  test: {
+    projects: [workers, node],
+    // Every request writes an access-log line: show the console only for tests that fail.
+    silent: "passed-only",
+  },
+});

@@ -6,6 +6,7 @@ import { ApiError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
 import { RATE_LIMIT_HEADER_NAMES } from "./lib/rate-limit";
 import { limitBody, requireJsonBody } from "./middleware/body";
+import { httpHeaders } from "./middleware/http-headers";
 import { init } from "./middleware/init";
 import { globalRateLimit } from "./middleware/rate-limit";
 import { authRoutes } from "./routes/auth";
@@ -20,20 +21,23 @@ import { widgetRoutes } from "./routes/widgets";
 import { webhookRoutes } from "./routes/webhooks";
 
 /** Headers a browser client may read. */
-export const EXPOSED_HEADERS = ["X-Request-Id", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
+export const EXPOSED_HEADERS = ["X-Request-Id", "ETag", "Retry-After", ...RATE_LIMIT_HEADER_NAMES];
 
 export function createApp() {
   const app = new Hono<AppEnv>();
 
   app.use("*", init);
+  app.use("*", httpHeaders);
   app.use(
     "*",
     cors({
+      // Only the origins in CORS_ORIGINS (none by default): a browser app on another origin
+      // must be named before it can call the API with a user's token.
       origin: (origin, c) => {
         const allowed = c.var.config.corsOrigins;
         return allowed.includes("*") ? "*" : allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ["Authorization", "Content-Type"],
+      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-Id"],
       allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: EXPOSED_HEADERS,
       maxAge: 600,
@@ -71,7 +75,7 @@ export function createApp() {
   app.onError((err, c) => {
     const apiError = toApiError(err);
     if (apiError.status >= 500) {
-      log("error", apiError.code, { requestId: c.get("requestId"), method: c.req.method, path: c.req.path, ...errorFields(err) });
+      log("error", apiError.code, { method: c.req.method, path: c.req.path, ...errorFields(err) });
     }
     return c.json(apiError.toBody(), apiError.status, apiError.headers);
   });

@@ -27,5 +27,15 @@ export function runResponseChecks(exchange: Exchange): void {
   for (const check of checks) check(exchange);
 }
 
+// Headers every response carries, whatever the route or status.
+registerResponseCheck(({ method, path, response }) => {
+  const where = `${method} ${path} → ${response.status}`;
+  const h = response.headers;
+  if (!h.get("x-request-id")) throw new Error(`${where}: no X-Request-Id`);
+  if (h.get("x-content-type-options") !== "nosniff") throw new Error(`${where}: no X-Content-Type-Options: nosniff`);
+  if (!h.get("content-security-policy")) throw new Error(`${where}: no Content-Security-Policy`);
+  if (!h.get("cache-control")) throw new Error(`${where}: no Cache-Control`);
+});
+
 // Every response is one the API document (GET /api/openapi.json) describes for its route and status.
 registerResponseCheck(checkAgainstDocument);

@@ -97,6 +97,8 @@ export const dashboards = sqliteTable(
     description: text("description"),
     isPublic: integer("is_public", { mode: "boolean" }).notNull().default(false),
     layout: text("layout", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    // Bumped by every PATCH: the ETag's version, so a PATCH with a stale If-Match answers 412.
+    version: integer("version").notNull().default(1),
     createdBy: text("created_by"),
     updatedBy: text("updated_by"),
     ...timestamps,

@@ -16,6 +16,7 @@ export const STATUS_BY_CODE = {
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   rate_limit_exceeded: 429,
   internal_server_error: 500,

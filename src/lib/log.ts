@@ -1,10 +1,12 @@
 // Structured one-line JSON logs; Workers Logs indexes the fields. Callers never pass secrets.
 import { DrizzleQueryError } from "drizzle-orm";
+import { requestContext } from "./request-context";
 
 type Level = "info" | "warn" | "error";
 
 export function log(level: Level, message: string, fields: Record<string, unknown> = {}): void {
-  const line = JSON.stringify({ level, message, ...fields, time: new Date().toISOString() });
+  const requestId = requestContext.getStore()?.requestId;
+  const line = JSON.stringify({ level, message, ...(requestId && { requestId }), ...fields, time: new Date().toISOString() });
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

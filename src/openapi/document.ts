@@ -5,6 +5,7 @@ import { z } from "zod";
 import pkg from "../../package.json";
 import { ERROR_CODES, STATUS_BY_CODE, codesForStatus } from "../lib/errors";
 import { POLICY_DEFINITIONS, RATE_LIMIT_HEADER_NAMES, type RateLimitHeaderName } from "../lib/rate-limit";
+import { SANE_REQUEST_ID } from "../lib/request-context";
 import { EVENT_COMPONENTS, REQUEST_COMPONENTS, RESPONSE_COMPONENTS } from "./components";
 import { OPERATIONS, TAGS, type DocumentedHeader, type OperationSpec, type RequestHeader } from "./routes";
 
@@ -116,19 +117,29 @@ const RATE_LIMIT_HEADER_DOCS: Record<RateLimitHeaderName, string> = {
 
 const HEADERS = {
   "X-Request-Id": {
-    description: "The request's id (Cloudflare's Ray ID when present); quote it when reporting a problem",
+    description:
+      "The request's id, in every log line it caused: the client's own X-Request-Id when it is a plain token, " +
+      "else Cloudflare's Ray ID or a fresh UUID. Quote it when reporting a problem.",
     required: true,
-    schema: { type: "string" },
+    schema: { type: "string", pattern: SANE_REQUEST_ID.source },
   },
   "Retry-After": { description: "Seconds until the refused request may be retried", required: true, schema: { type: "string", pattern: "^[0-9]+$" } },
   Allow: { description: "The methods the path takes", required: true, schema: { type: "string" } },
-  ETag: { description: "The representation's version; send it back in If-Match / If-None-Match", schema: { type: "string" } },
-  "Cache-Control": { description: "How long the answer may be cached", schema: { type: "string" } },
+  ETag: {
+    description: 'The dashboard\'s version as an entity tag: `"<version>"` on writes, `"<version>.<digest>"` on GET; send it back in If-Match / If-None-Match',
+    required: true,
+    schema: { type: "string", pattern: '^"[0-9]+(\\.[0-9a-f]+)?"$' },
+  },
+  "Cache-Control": {
+    description: "`no-store` on API answers (tokens and private data stay out of caches); the document and its reference page are public for a few minutes",
+    required: true,
+    schema: { type: "string" },
+  },
   "Content-Security-Policy": {
     description: "The reference page runs only its own scripts and styles, and loads nothing from elsewhere",
     schema: { type: "string" },
   },
-} satisfies Record<DocumentedHeader | "X-Request-Id" | "Retry-After" | "Allow", Json>;
+} satisfies Record<DocumentedHeader | "X-Request-Id" | "Cache-Control" | "Retry-After" | "Allow", Json>;
 
 const RATE_LIMIT_HEADERS = Object.fromEntries(
   RATE_LIMIT_HEADER_NAMES.map((name) => [
@@ -140,9 +151,9 @@ const RATE_LIMIT_HEADERS = Object.fromEntries(
   ]),
 );
 
-/** Headers every response carries (X-Request-Id) or may carry (the rate-limit fields). */
+/** Headers every response carries (X-Request-Id, Cache-Control) or may carry (the rate-limit fields). */
 function commonHeaders(): Json {
-  return Object.fromEntries(["X-Request-Id", ...RATE_LIMIT_HEADER_NAMES].map((name) => [name, ref("headers", name)]));
+  return Object.fromEntries(["X-Request-Id", "Cache-Control", ...RATE_LIMIT_HEADER_NAMES].map((name) => [name, ref("headers", name)]));
 }
 
 const REQUEST_HEADERS: Record<RequestHeader, { component: string; parameter: Json }> = {
@@ -324,6 +335,10 @@ function introduction(): string {
       "policies too. Responses carry `RateLimit-Policy`, `RateLimit` and `X-RateLimit-*`; a spent limit answers 429 " +
       "with `Retry-After`.",
     "**Lists** take `page` (≥ 1) and `limit` (1–100) and answer `{ data, meta: { total, page, limit, pages } }`.",
+    "**Dashboards are versioned**: every dashboard answer has `version` and an `ETag`; GET answers 304 to a " +
+      "current `If-None-Match`, and PATCH/DELETE with a stale `If-Match` answer 412 `precondition_failed`.",
+    "**Every response** carries `X-Request-Id` (send your own to trace a request), `Cache-Control` (`no-store` " +
+      "for API answers) and security headers (a `default-src 'none'` Content-Security-Policy, `nosniff`, no framing).",
     "**Webhooks** (the `webhooks` section): signed POSTs in the Standard Webhooks format; see docs/webhooks.md.",
   ].join("\n\n");
 }

@@ -69,7 +69,7 @@ export const TAGS = {
 export type Tag = keyof typeof TAGS;
 
 /** Response headers the document describes (src/openapi/document.ts has their components). */
-export type DocumentedHeader = "ETag" | "Cache-Control" | "Content-Security-Policy";
+export type DocumentedHeader = "ETag" | "Content-Security-Policy";
 /** Conditional-request headers an operation reads. */
 export type RequestHeader = "If-Match" | "If-None-Match";
 
@@ -297,7 +297,7 @@ export const OPERATIONS: OperationSpec[] = [
     auth: "bearer",
     role: "editor",
     body: createDashboardBody,
-    responses: { 201: { description: "The new dashboard", schema: dashboardResponse } },
+    responses: { 201: { description: "The new dashboard", schema: dashboardResponse, headers: ["ETag"] } },
   },
   {
     method: "get",
@@ -310,7 +310,11 @@ export const OPERATIONS: OperationSpec[] = [
       "and the request still succeeds.",
     auth: "bearer",
     params: idParam,
-    responses: { 200: { description: "The dashboard", schema: dashboardDetail } },
+    requestHeaders: ["If-None-Match"],
+    responses: {
+      200: { description: "The dashboard", schema: dashboardDetail, headers: ["ETag"] },
+      304: { description: "Not modified: the ETag in If-None-Match is still current (no body)", headers: ["ETag"] },
+    },
   },
   {
     method: "patch",
@@ -322,7 +326,9 @@ export const OPERATIONS: OperationSpec[] = [
     role: "editor",
     params: idParam,
     body: updateDashboardBody,
-    responses: { 200: { description: "The updated dashboard", schema: dashboardResponse } },
+    requestHeaders: ["If-Match"],
+    responses: { 200: { description: "The updated dashboard", schema: dashboardResponse, headers: ["ETag"] } },
+    errors: [412],
   },
   {
     method: "delete",
@@ -333,7 +339,9 @@ export const OPERATIONS: OperationSpec[] = [
     auth: "bearer",
     role: "editor",
     params: idParam,
+    requestHeaders: ["If-Match"],
     responses: { 204: noContent("Deleted") },
+    errors: [412],
   },
 
   // ---- Widgets
@@ -639,7 +647,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: "API document",
     summary: "This OpenAPI 3.1 document",
     auth: "public",
-    responses: { 200: { description: "The document", schema: openApiObject, headers: ["Cache-Control"] } },
+    responses: { 200: { description: "The document", schema: openApiObject } },
   },
   {
     method: "get",
@@ -649,7 +657,7 @@ export const OPERATIONS: OperationSpec[] = [
     summary: "The interactive API reference (HTML)",
     auth: "public",
     responses: {
-      200: { description: "The reference page", media: ["text/html"], headers: ["Content-Security-Policy", "Cache-Control"] },
+      200: { description: "The reference page", media: ["text/html"], headers: ["Content-Security-Policy"] },
     },
   },
   {
@@ -664,7 +672,7 @@ export const OPERATIONS: OperationSpec[] = [
       200: {
         description: "The file",
         media: [...new Set(Object.values(DOCS_FILES))],
-        headers: ["Content-Security-Policy", "Cache-Control"],
+        headers: ["Content-Security-Policy"],
       },
     },
   },

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { clientHasEtag, parseIfMatch, representationEtag, versionEtag } from "../lib/etag";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
 import { idParam } from "../schemas/common";
@@ -24,17 +25,23 @@ export const dashboardRoutes = new Hono<AppEnv>()
   })
   .post("/", requireRole("editor"), validate("json", createDashboardBody), async (c) => {
     const dashboard = await createDashboard(c.var.db, c.var.actor, c.req.valid("json"), c.var.events);
-    return c.json(toDashboardResponse(dashboard), 201);
+    return c.json(toDashboardResponse(dashboard), 201, { ETag: versionEtag(dashboard.version) });
   })
   .get("/:id", validate("param", idParam), async (c) => {
     const { dashboard, widgets } = await getDashboardWithWidgets(c.var.db, c.var.actor, c.req.valid("param").id);
-    return c.json(toDashboardDetail(dashboard, await presentWidgets(c.var, widgets)));
+    const body = JSON.stringify(toDashboardDetail(dashboard, await presentWidgets(c.var, widgets)));
+    const etag = await representationEtag(dashboard.version, body);
+    if (clientHasEtag(c.req.header("if-none-match"), etag)) return c.body(null, 304, { ETag: etag });
+    return c.body(body, 200, { ETag: etag, "Content-Type": "application/json" });
   })
   .patch("/:id", requireRole("editor"), validate("param", idParam), validate("json", updateDashboardBody), async (c) => {
-    const dashboard = await updateDashboard(c.var.db, c.var.actor, c.req.valid("param").id, c.req.valid("json"), c.var.events);
-    return c.json(toDashboardResponse(dashboard));
+    const { id } = c.req.valid("param");
+    const precondition = parseIfMatch(c.req.header("if-match"));
+    const dashboard = await updateDashboard(c.var.db, c.var.actor, id, c.req.valid("json"), c.var.events, precondition);
+    return c.json(toDashboardResponse(dashboard), 200, { ETag: versionEtag(dashboard.version) });
   })
   .delete("/:id", requireRole("editor"), validate("param", idParam), async (c) => {
-    await deleteDashboard(c.var.db, c.var.actor, c.req.valid("param").id, c.var.events);
+    const precondition = parseIfMatch(c.req.header("if-match"));
+    await deleteDashboard(c.var.db, c.var.actor, c.req.valid("param").id, c.var.events, precondition);
     return c.body(null, 204);
   });

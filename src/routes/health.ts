@@ -9,7 +9,7 @@ export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
   try {
     await c.var.db.run(sql`select 1`);
   } catch (err) {
-    log("error", "health check: D1 query failed", { requestId: c.var.requestId, ...errorFields(err) });
+    log("error", "health check: D1 query failed", errorFields(err));
     throw new ApiError("service_unavailable", "The database is unavailable");
   }
   return c.json({ status: "ok" } satisfies HealthResponse);

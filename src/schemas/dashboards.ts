@@ -54,6 +54,7 @@ export const dashboardResponse = z.object({
   description: z.string().nullable(),
   isPublic: z.boolean().describe("Readable without a token at GET /api/public/dashboards/{id}"),
   layout: clientObject.describe("The client's layout object, as stored"),
+  version: z.number().int().min(1).describe("1 when created, +1 on every change; the ETag names it"),
   createdAt: timestamp,
   updatedAt: timestamp,
 });

@@ -1,7 +1,7 @@
-import { and, eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
-import { notFound } from "../lib/errors";
+import { ApiError, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
@@ -27,6 +27,7 @@ export function toDashboardResponse(dashboard: Dashboard): DashboardResponse {
     description: dashboard.description,
     isPublic: dashboard.isPublic,
     layout: dashboard.layout,
+    version: dashboard.version,
     createdAt: dashboard.createdAt,
     updatedAt: dashboard.updatedAt,
   };
@@ -137,6 +138,7 @@ export async function createDashboard(
     id: crypto.randomUUID(),
     organizationId: actor.organizationId,
     ...input,
+    version: 1,
     createdBy: actor.userId,
     updatedBy: actor.userId,
     createdAt: now,
@@ -151,12 +153,37 @@ export async function createDashboard(
   return dashboard;
 }
 
+/**
+ * `If-Match` on a write: the versions the client says it saw (`"*"` is any). The check runs
+ * inside the write's own WHERE, so of two editors who read version 3 only one PATCH applies.
+ */
+export type VersionPrecondition = { any: true } | { versions: number[] } | undefined;
+
+const versionHolds = (precondition: VersionPrecondition) =>
+  precondition === undefined || "any" in precondition
+    ? undefined
+    : precondition.versions.length > 0
+      ? inArray(dashboards.version, precondition.versions)
+      : sql`0`;
+
+const preconditionFailed = () =>
+  new ApiError("precondition_failed", "The dashboard has changed since you read it; fetch it again and retry", [
+    { field: "If-Match", message: "Does not match the dashboard's current version" },
+  ]);
+
+/** After a write that matched no row: gone (404), or there but at another version (412). */
+async function missedWrite(db: Database, actor: Actor, id: string): Promise<ApiError> {
+  const still = await db.select({ id: dashboards.id }).from(dashboards).where(inOrg(actor, id)).get();
+  return still ? preconditionFailed() : notFound("Dashboard");
+}
+
 export async function updateDashboard(
   db: Database,
   actor: Actor,
   id: string,
   input: UpdateDashboardInput,
   events: EventPublisher,
+  precondition?: VersionPrecondition,
 ): Promise<Dashboard> {
   const existing = await getDashboard(db, actor, id);
   const now = nowIso();
@@ -170,16 +197,28 @@ export async function updateDashboard(
   event.onlyIf = changedARow;
   const [rows] = (await events.commit(
     db,
-    [db.update(dashboards).set({ ...changes, updatedBy: actor.userId, updatedAt: now }).where(inOrg(actor, id)).returning()],
+    [
+      db
+        .update(dashboards)
+        .set({ ...changes, version: sql`${dashboards.version} + 1`, updatedBy: actor.userId, updatedAt: now })
+        .where(and(inOrg(actor, id), versionHolds(precondition)))
+        .returning(),
+    ],
     [event],
   )) as [Dashboard[]];
   const updated = rows[0];
-  if (!updated) throw notFound("Dashboard");
+  if (!updated) throw await missedWrite(db, actor, id);
   return updated;
 }
 
 /** Deletes a dashboard; its widgets go with it (foreign-key cascade), each with its own event. */
-export async function deleteDashboard(db: Database, actor: Actor, id: string, events: EventPublisher): Promise<void> {
+export async function deleteDashboard(
+  db: Database,
+  actor: Actor,
+  id: string,
+  events: EventPublisher,
+  precondition?: VersionPrecondition,
+): Promise<void> {
   const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
   const now = nowIso();
   // One condition for all of them (it spans several outbox statements, so not changes()):
@@ -189,5 +228,11 @@ export async function deleteDashboard(db: Database, actor: Actor, id: string, ev
     ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
     dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
   ].map((event) => ({ ...event, onlyIf: gone }));
-  await events.commit(db, [db.delete(dashboards).where(inOrg(actor, id))], allEvents);
+  const [deleted] = (await events.commit(
+    db,
+    [db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition))).returning({ id: dashboards.id })],
+    allEvents,
+  )) as [{ id: string }[]];
+  // Without If-Match a delete that lost a race to another delete is still a success: it's gone.
+  if (deleted.length === 0 && precondition !== undefined) throw await missedWrite(db, actor, id);
 }
