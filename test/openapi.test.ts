@@ -37,6 +37,15 @@ describe("GET /api/openapi.json", () => {
   });
 });
 
+describe("the document's own examples", () => {
+  it("match the schemas they illustrate", () => {
+    for (const [name, response] of Object.entries<any>(doc.components.responses)) {
+      const media = response.content["application/json"];
+      expect(problems(media.example, media.schema), name).toEqual([]);
+    }
+  });
+});
+
 describe("GET /api/docs", () => {
   it("serves the reference page from the static assets, under a same-origin-only CSP", async () => {
     const res = await api("GET", "/api/docs");

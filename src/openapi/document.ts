@@ -50,19 +50,46 @@ function nameOf(names: Map<z.ZodType, string>, schema: z.ZodType, where: string)
 // ---- Errors
 
 /** The error responses, one per status, each naming the codes that answer with it. */
-export const ERROR_RESPONSES: Record<number, { name: string; description: string }> = {
-  400: { name: "ValidationError", description: "The request is malformed or fails validation; `details` lists each field" },
-  401: { name: "Unauthorized", description: "No valid access token, or wrong credentials" },
-  403: { name: "Forbidden", description: "The caller's role is not enough, or the action is not allowed" },
-  404: { name: "NotFound", description: "No such resource in the caller's organization (a malformed id is the same)" },
-  405: { name: "MethodNotAllowed", description: "The path exists under other methods, listed in `Allow`" },
-  409: { name: "Conflict", description: "The request conflicts with the current state" },
-  412: { name: "PreconditionFailed", description: "`If-Match` names a version that is no longer current" },
-  413: { name: "PayloadTooLarge", description: "The body exceeds MAX_BODY_BYTES" },
-  415: { name: "UnsupportedMediaType", description: "The body is not JSON" },
-  429: { name: "TooManyRequests", description: "A rate limit is spent; retry after `Retry-After` seconds" },
-  500: { name: "InternalServerError", description: "Something went wrong on the server (logged with the request id)" },
-  503: { name: "ServiceUnavailable", description: "A dependency (D1, the rate limiter of a fail-closed route) is unavailable" },
+export const ERROR_RESPONSES: Record<number, { name: string; description: string; example: string }> = {
+  400: {
+    name: "ValidationError",
+    description: "The request is malformed or fails validation; `details` lists each field",
+    example: "Request validation failed",
+  },
+  401: { name: "Unauthorized", description: "No valid access token, or wrong credentials", example: "Invalid or expired access token" },
+  403: {
+    name: "Forbidden",
+    description: "The caller's role is not enough, or the action is not allowed",
+    example: "This action requires the editor role or higher",
+  },
+  404: {
+    name: "NotFound",
+    description: "No such resource in the caller's organization (a malformed id is the same)",
+    example: "Dashboard not found",
+  },
+  405: { name: "MethodNotAllowed", description: "The path exists under other methods, listed in `Allow`", example: "Method PUT is not allowed on this route" },
+  409: { name: "Conflict", description: "The request conflicts with the current state", example: "An account with this email already exists" },
+  412: {
+    name: "PreconditionFailed",
+    description: "`If-Match` names a version that is no longer current",
+    example: "The dashboard has changed since you read it; fetch it again and retry",
+  },
+  413: { name: "PayloadTooLarge", description: "The body exceeds MAX_BODY_BYTES", example: "Request body exceeds 1048576 bytes" },
+  429: {
+    name: "TooManyRequests",
+    description: "A rate limit is spent; retry after `Retry-After` seconds",
+    example: "Too many requests; retry in 30 seconds",
+  },
+  500: {
+    name: "InternalServerError",
+    description: "Something went wrong on the server (logged with the request id)",
+    example: "Something went wrong",
+  },
+  503: {
+    name: "ServiceUnavailable",
+    description: "A dependency (D1, the rate limiter of a fail-closed route) is unavailable",
+    example: "The database is unavailable",
+  },
 };
 
 /** The error statuses an operation can answer with (see OperationSpec.errors). */
@@ -99,6 +126,13 @@ function errorResponse(status: number): Json {
             ref("schemas", "Error"),
             { type: "object", properties: { error: { type: "object", properties: { code: { enum: codes } } } } },
           ],
+        },
+        example: {
+          error: {
+            code: codes[0],
+            message: meta.example,
+            details: status === 400 ? [{ field: "name", message: "Must not be empty" }] : [],
+          },
         },
       },
     },
@@ -228,7 +262,6 @@ function webhookOperation(event: keyof typeof EVENT_COMPONENTS): Json {
   return {
     post: {
       operationId: `${event.replace(/\.(\w)/g, (_m, c: string) => c.toUpperCase())}Event`,
-      tags: ["Webhook events"],
       summary: WEBHOOK_SUMMARIES[event],
       description:
         "POSTed to every active subscription listening to this event (or to `*`), at least once: retried on " +
@@ -322,13 +355,13 @@ function operation(op: OperationSpec, responseNames: Map<z.ZodType, string>, req
 }
 
 function introduction(): string {
-  const codes = ERROR_CODES.map((code) => `| \`${code}\` | ${STATUS_BY_CODE[code]} |`).join("\n");
+  const codes = ERROR_CODES.map((code) => `\`${code}\` ${STATUS_BY_CODE[code]}`).join(", ");
   return [
     "The Edgeboard REST API: dashboards, widgets, data sources and webhooks, on Cloudflare Workers.",
     "Every route needs `Authorization: Bearer <accessToken>` (from register, login or refresh-token) except health, " +
       "the four auth routes, the public dashboard view and this document. Roles: viewer < editor < admin " +
       "(`x-required-role` on an operation); another organization's resource is always 404.",
-    "**Errors.** Every non-2xx response has the `Error` shape; each code always comes with the same status:\n\n| code | status |\n|---|---|\n" + codes,
+    `**Errors.** Every non-2xx response has the \`Error\` shape; each code always comes with the same status: ${codes}.`,
     "**Unknown routes.** A path no route matches is 404 `not_found`; a known path with another method is 405 " +
       "`method_not_allowed` with an `Allow` header. `OPTIONS` (CORS preflight) is answered for any path with 204.",
     "**Rate limits.** Every request counts against its user (valid token) or client IP; some routes have their own " +
@@ -369,10 +402,7 @@ export function buildDocument(): OpenApiDocument {
       version: pkg.version,
       description: introduction(),
     },
-    tags: [
-      ...Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-      { name: "Webhook events", description: "What subscriptions receive" },
-    ],
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     security: [{ bearerAuth: [] }],
     paths,
     webhooks: Object.fromEntries(Object.keys(EVENT_COMPONENTS).map((event) => [event, webhookOperation(event as keyof typeof EVENT_COMPONENTS)])),
