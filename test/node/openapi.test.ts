@@ -4,6 +4,7 @@
 // calls the API does not take.
 import { Validator } from "@seriousme/openapi-schema-validator";
 import openapiTS, { astToString } from "openapi-typescript";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
@@ -13,6 +14,16 @@ import { OPERATIONS } from "../../src/openapi/routes";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const EXAMPLES = path.join(ROOT, "examples");
+
+/** The README's client example: the TypeScript block of its "API document" section. */
+function readmeExample(): string {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## API document"), readme.indexOf("\n## ", readme.indexOf("## API document") + 1));
+  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error("README's API document section has no ts example");
+  // The values it leaves to the reader.
+  return `declare const email: string;\ndeclare const password: string;\ndeclare const id: string;\n${block}\nexport {};\n`;
+}
 
 /** Type-checks `files` (real or virtual, by absolute path) with the project's strictness. */
 function typeCheck(virtual: Record<string, string>, roots: string[]): string[] {
@@ -68,12 +79,14 @@ describe("the API document with OpenAPI tooling", () => {
     );
   });
 
-  it("generates TypeScript types that type-check the example client and reject wrong calls", async () => {
+  it("generates TypeScript types that type-check the example client (and the README's) and reject wrong calls", async () => {
     const types = astToString(await openapiTS(JSON.parse(JSON.stringify(document))));
     const generated = path.join(EXAMPLES, "edgeboard-api.d.ts");
     const misuse = path.join(EXAMPLES, "misuse.check.ts");
+    const readme = path.join(EXAMPLES, "readme.check.ts");
     const virtual = {
       [generated]: types,
+      [readme]: readmeExample(),
       // Each line must fail to compile: with `any` types, the unused @ts-expect-error would.
       [misuse]: [
         'import createClient from "openapi-fetch";',
@@ -95,6 +108,6 @@ describe("the API document with OpenAPI tooling", () => {
       ].join("\n"),
     };
     expect(types).toContain('"/api/dashboards/{id}"');
-    expect(typeCheck(virtual, [path.join(EXAMPLES, "client.ts"), misuse])).toEqual([]);
+    expect(typeCheck(virtual, [path.join(EXAMPLES, "client.ts"), readme, misuse])).toEqual([]);
   });
 });
