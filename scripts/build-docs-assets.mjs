@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Lays out the files GET /api/docs serves (wrangler.toml [assets], binding ASSETS): the page of
 // our own in docs-page/, and swagger-ui's bundle and styles copied from node_modules, so the page
-// works without a CDN. Output: dist/docs-assets/ (gitignored). `npm run dev`, `npm test` (pretest
-// and vitest.config.ts), `npm run deploy` and `npm run docs:check` run it; it is quick and
+// works without a CDN. Output: dist/docs-assets/ (gitignored). wrangler.toml's [build] runs it
+// before every `wrangler dev` / `wrangler deploy` (so `npm run dev`, `npm run deploy` and the
+// benchmark), and vitest.config.ts, npm's pretest and `npm run docs:check` run it too; it is quick and
 // idempotent (it overwrites, never deletes: a running wrangler dev may be serving the folder). The Worker serves the files it names in src/schemas/docs.ts.
 import { copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";

@@ -9,7 +9,6 @@
 //     and --test-scheduled so GET /__scheduled runs the webhook sweeper on demand
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { buildDocsAssets } from "./build-docs-assets.mjs";
 import { ensureDevVars } from "./lib/dev-vars.mjs";
 import { buildSampleSeedSql } from "./sample-seed.mjs";
 import { buildSeedSql, DEMO_USERS } from "./seed.mjs";
@@ -31,8 +30,6 @@ function wrangler(args, options = {}) {
 }
 
 const vars = ensureDevVars();
-// The API reference page's files (wrangler.toml [assets]).
-buildDocsAssets();
 wrangler(["d1", "migrations", "apply", "DB", "--local"]);
 mkdirSync(".wrangler", { recursive: true });
 writeFileSync(".wrangler/seed.sql", await buildSeedSql(vars));
