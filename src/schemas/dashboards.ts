@@ -17,7 +17,7 @@ import { publicWidgetResponse, widgetResponse } from "./widgets";
 export const LAYOUT_MAX_BYTES = 64 * 1024;
 
 const description = z.string().max(2000, { message: "Must be at most 2000 characters" }).nullable();
-const layout = jsonObject(LAYOUT_MAX_BYTES);
+const layout = jsonObject(LAYOUT_MAX_BYTES).describe("The client's layout object, stored as given (at most 64 KiB of JSON)");
 
 export const createDashboardBody = z.strictObject({
   name: displayName,

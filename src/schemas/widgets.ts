@@ -51,10 +51,16 @@ const queryConfig = z.object({
   cacheTtlSeconds: z.number().int().min(0).max(MAX_CACHE_TTL_SECONDS).optional(),
 });
 
-const widgetConfig = jsonObject(CONFIG_MAX_BYTES).superRefine((value, ctx) => {
-  const result = queryConfig.safeParse(value);
-  if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
-});
+const widgetConfig = jsonObject(CONFIG_MAX_BYTES)
+  .superRefine((value, ctx) => {
+    const result = queryConfig.safeParse(value);
+    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  })
+  .describe(
+    "The client's visualization options (passed through), plus `query` (one read-only SQL statement), " +
+      "`params` (values for its :name placeholders) and `cacheTtlSeconds` (0–604800, default 300); at most 64 KiB of JSON. " +
+      "See docs/widget-data.md.",
+  );
 
 export const widgetIdParams = z.object({ dashboardId: uuid, id: uuid });
 export const dashboardIdParam = z.object({ dashboardId: uuid });
