@@ -30,7 +30,9 @@ export const RATE_LIMITS_OFF = Object.fromEntries(
   ].map((name) => [name, "0"]),
 );
 
-const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
+// CLOUDFLARE_CF_FETCH_ENABLED=false: Miniflare's default Request.cf placeholder instead of
+// fetching cf.json from workers.cloudflare.com (local runs reach nothing outside the machine).
+const childEnv = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
 const running = new Set();
 
 function portFree(port) {
@@ -42,15 +44,15 @@ function portFree(port) {
 }
 
 const taken = new Set();
-async function takePort() {
-  for (const port of PORTS) {
+async function takePort(ports = PORTS) {
+  for (const port of ports) {
     if (taken.has(port)) continue;
     if (await portFree(port)) {
       taken.add(port);
       return port;
     }
   }
-  throw new Error(`No free port left in ${PORTS.join(", ")}`);
+  throw new Error(`No free port left in ${ports.join(", ")}`);
 }
 
 /** Random secrets for one benchmark run: nothing from .dev.vars or production is reused. */
@@ -63,10 +65,15 @@ export const secrets = {
  * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
- * as `npm run dev` does (docs/widget-data.md).
+ * as `npm run dev` does (docs/widget-data.md). `ports` / `stateDir` move it off the benchmark's
+ * (the soak test uses its own); `args` go to wrangler dev as well; `logLevel` is wrangler's.
  */
-export async function startWorker(name, vars = {}, { sampleData = false } = {}) {
-  const persistTo = path.join(STATE_DIR, name);
+export async function startWorker(
+  name,
+  vars = {},
+  { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [], logLevel = "warn" } = {},
+) {
+  const persistTo = path.join(stateDir, name);
   rmSync(persistTo, { recursive: true, force: true });
   const wrangler = (args, what) => {
     const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], { cwd: ROOT, env: childEnv, encoding: "utf8" });
@@ -81,10 +88,10 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
     wrangler(["d1", "execute", "SAMPLE_DB", "--file", seedFile], "Seeding SAMPLE_DB");
   }
 
-  const port = await takePort();
-  const inspectorPort = await takePort();
+  const port = await takePort(ports);
+  const inspectorPort = await takePort(ports);
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
-  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", "warn");
+  args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", logLevel, ...extraArgs);
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
   const child = spawn("npx", args, { cwd: ROOT, env: childEnv, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -94,6 +101,9 @@ export async function startWorker(name, vars = {}, { sampleData = false } = {}) 
   const worker = {
     name,
     url: `http://${HOST}:${port}`,
+    pid: child.pid,
+    /** What wrangler and the Worker printed so far (at `logLevel`). */
+    output: () => output,
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;

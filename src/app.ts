@@ -5,7 +5,7 @@ import type { AppEnv } from "./env";
 import { ApiError } from "./lib/errors";
 import { errorFields, log } from "./lib/log";
 import { RATE_LIMIT_HEADER_NAMES } from "./lib/rate-limit";
-import { limitBody, requireJsonBody } from "./middleware/body";
+import { limitBody } from "./middleware/body";
 import { httpHeaders } from "./middleware/http-headers";
 import { init } from "./middleware/init";
 import { globalRateLimit } from "./middleware/rate-limit";
@@ -45,7 +45,9 @@ export function createApp() {
   );
   // Every route, present and future: per user with a valid token, else per client IP.
   app.use("*", globalRateLimit);
-  app.use("*", limitBody, requireJsonBody);
+  // Only the size here: whether a body is JSON is the JSON validator's question, asked after the
+  // route's authentication and role checks (a 401 or 403 never depends on the body).
+  app.use("*", limitBody);
 
   app.route("/api/health", healthRoutes);
   app.route("/api/auth", authRoutes);

@@ -24,8 +24,11 @@ const routes = OPERATIONS.map((op) => ({
   params: (op.path.match(/:/g) ?? []).length,
 }));
 
-/** Statuses the app's global middleware can answer with on any path, matched or not. */
-const GLOBAL_ERROR_STATUSES = [400, 401, 403, 413, 429, 500];
+/**
+ * Statuses the middleware in front of the routes can answer with on any path, matched or not: a
+ * mounted router's auth and role checks, the body limit, the rate limiter, a failure.
+ */
+const GLOBAL_ERROR_STATUSES = [401, 403, 413, 429, 500];
 
 /** Follows a `$ref` (to any depth) within the document. */
 export const resolve = (value: Json): Json => {

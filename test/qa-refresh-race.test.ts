@@ -2,59 +2,68 @@ import { env } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import * as schema from "../src/db/schema";
-import { refreshTokens } from "../src/db/schema";
 import { loadConfig, type Database } from "../src/env";
 import { refresh } from "../src/services/auth";
-import { api, registerOrg } from "./helpers";
+import { api, expectError, registerOrg } from "./helpers";
 
 const db = drizzle(env.DB, { schema });
 
 /**
- * A database whose next refresh-token insert first lets `interleave` run, the way a
- * concurrent request's reuse detection can land between a rotation's claim and its insert.
+ * A database whose next batch (the rotation's claim + new token) runs with `interleave` just
+ * before or just after it, the way a concurrent request's reuse detection can land around it.
  */
-function withInterleavedInsert(interleave: () => Promise<unknown>): Database {
+function withInterleavedBatch(interleave: () => Promise<unknown>, when: "before" | "after"): Database {
   return new Proxy(db, {
     get(target, prop, receiver) {
-      if (prop !== "insert") return Reflect.get(target, prop, receiver);
-      return (table: unknown) => {
-        const builder = target.insert(table as typeof refreshTokens);
-        if (table !== refreshTokens) return builder;
-        return {
-          values: (values: typeof refreshTokens.$inferInsert) => {
-            const query = builder.values(values);
-            return { then: (ok: (v: unknown) => unknown, fail: (e: unknown) => unknown) => interleave().then(() => query).then(ok, fail) };
-          },
-        };
+      if (prop !== "batch") return Reflect.get(target, prop, receiver);
+      return async (queries: Parameters<Database["batch"]>[0]) => {
+        if (when === "before") await interleave();
+        const results = await target.batch(queries);
+        if (when === "after") await interleave();
+        return results;
       };
     },
   }) as Database;
 }
 
-describe("refresh-token reuse under concurrency", () => {
-  it("issues no usable token when the family is revoked between the claim and the new token", async () => {
-    const admin = await registerOrg();
-    const session = await api("POST", "/api/auth/login", { body: { email: admin.email, password: admin.password } });
-    const token = session.body.refreshToken as string;
+const liveTokens = async (userId: string) =>
+  (await env.DB.prepare("SELECT count(*) AS live FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL AND rotated_at IS NULL")
+    .bind(userId)
+    .first<{ live: number }>())!.live;
 
-    // Another client presents the same token meanwhile: reuse detected, the family is revoked
-    // (exactly what POST /api/auth/refresh-token does for an already-rotated token).
-    const reuse = () => api("POST", "/api/auth/refresh-token", { body: { refreshToken: token } });
-    let issued: string | undefined;
-    try {
-      issued = (await refresh(withInterleavedInsert(reuse), loadConfig(env), token)).refreshToken;
-    } catch (err) {
-      expect(err).toMatchObject({ code: "unauthorized" });
-    }
-    if (issued !== undefined) {
-      const next = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: issued } });
-      expect(next.status).toBe(401);
-    }
-    const rows = await env.DB.prepare("SELECT count(*) AS live FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL AND rotated_at IS NULL")
-      .bind(admin.id)
-      .first<{ live: number }>();
-    // Only the registration session's token is left; the logged-in family has nothing usable.
-    expect(rows?.live).toBe(1);
+describe("refresh-token reuse under concurrency", () => {
+  for (const when of ["before", "after"] as const) {
+    it(`issues no usable token when the family is revoked just ${when} the rotation's batch`, async () => {
+      const admin = await registerOrg();
+      const session = await api("POST", "/api/auth/login", { body: { email: admin.email, password: admin.password } });
+      const stolen = session.body.refreshToken as string;
+      const rotated = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: stolen } });
+      expect(rotated.status).toBe(200);
+
+      // A thief presents the already-rotated token meanwhile: reuse detected, the family is revoked.
+      const reuse = async () => expect((await api("POST", "/api/auth/refresh-token", { body: { refreshToken: stolen } })).status).toBe(401);
+      let issued: string | undefined;
+      try {
+        issued = (await refresh(withInterleavedBatch(reuse, when), loadConfig(env), rotated.body.refreshToken)).refreshToken;
+      } catch (err) {
+        expect(err).toMatchObject({ code: "unauthorized" });
+      }
+      if (issued !== undefined) {
+        expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: issued } }), 401, "unauthorized");
+      }
+      // Only the registration session's token is left; the logged-in family has nothing usable.
+      expect(await liveTokens(admin.id)).toBe(1);
+    });
+  }
+
+  it("two concurrent rotations of one token: at most one succeeds and the family ends up revoked or single", async () => {
+    const admin = await registerOrg();
+    const results = await Promise.all([0, 1].map(() => api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } })));
+    const ok = results.filter((r) => r.status === 200);
+    expect(ok.length).toBeLessThanOrEqual(1);
+    for (const r of results) if (r.status !== 200) expectError(r, 401, "unauthorized");
+    // The loser's claim missed, which counts as reuse: the whole family is revoked.
+    expect(await liveTokens(admin.id)).toBe(0);
   });
 
   it("still rotates normally: the new token works, the old one is reuse", async () => {

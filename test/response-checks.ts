@@ -2,6 +2,7 @@
 // inspects a request/response pair and throws (an assertion failure) when the response breaks a
 // promise the API makes everywhere. Add a check here, not a per-test copy.
 import type { ApiResponse } from "./helpers";
+import { secretScan } from "./secret-scan";
 import { checkAgainstDocument } from "./openapi-check";
 
 export interface Exchange {
@@ -36,6 +37,10 @@ registerResponseCheck(({ method, path, response }) => {
   if (!h.get("content-security-policy")) throw new Error(`${where}: no Content-Security-Policy`);
   if (!h.get("cache-control")) throw new Error(`${where}: no Cache-Control`);
 });
+
+// No response carries a password hash, a stored ciphertext, a password a client sent, or a
+// refresh token / webhook secret outside the one response that issues it (test/secret-scan.ts).
+registerResponseCheck(secretScan);
 
 // Every response is one the API document (GET /api/openapi.json) describes for its route and status.
 registerResponseCheck(checkAgainstDocument);

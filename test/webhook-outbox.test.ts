@@ -2,7 +2,7 @@
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { organizations, webhookDeliveries, webhookSubscriptions } from "../src/db/schema";
-import type { DomainEvent } from "../src/services/events";
+import { changedARow, type DomainEvent } from "../src/services/events";
 import { createWebhookPublisher } from "../src/services/webhook-outbox";
 import { api, registerOrg } from "./helpers";
 import { db, fakeQueue, harmlessChange, orgIdOf } from "./webhook-helpers";
@@ -143,5 +143,26 @@ describe("webhook outbox publisher", () => {
     await db.update(webhookSubscriptions).set({ active: false }).where(eq(webhookSubscriptions.id, sub));
     await createWebhookPublisher({ queue }).commit(db, [harmlessChange()], [event(org, "dashboard.created")]);
     expect(await deliveriesOf(sub)).toEqual([]);
+  });
+
+  it("publishes every event of a change under changedARow only if the change applied, however many", async () => {
+    const admin = await registerOrg();
+    const org = await orgIdOf(admin);
+    const sub = await createSub(admin.token, ["widget.deleted"]);
+    const many = (tag: string) =>
+      Array.from({ length: 70 }, (_, i) => ({ ...event(org, "widget.deleted", { id: `${tag}${i}` }), onlyIf: changedARow }));
+    const { queue } = fakeQueue();
+    const publisher = createWebhookPublisher({ queue });
+    const orgId = crypto.randomUUID();
+    const stamp = "2026-01-01T00:00:00.000Z";
+    await db.insert(organizations).values({ id: orgId, name: "target", createdAt: stamp, updatedAt: stamp });
+    // Changes a row: all 70 are written (changes() holds for the whole insert, not just its first row).
+    await publisher.commit(db, [db.update(organizations).set({ name: "renamed" }).where(eq(organizations.id, orgId))], many("a"));
+    // Changes nothing: none is.
+    await publisher.commit(db, [db.update(organizations).set({ name: "again" }).where(eq(organizations.id, "no such id"))], many("b"));
+    const ids = (await deliveriesOf(sub)).map((d) => JSON.parse(d.payload).data.id as string);
+    expect(ids.sort()).toEqual(many("a").map((e) => e.data.id as string).sort());
+    // changes() would describe the wrong statement after two change statements: refused.
+    await expect(publisher.commit(db, [harmlessChange(), harmlessChange()], many("c"))).rejects.toThrow(/changedARow/);
   });
 });

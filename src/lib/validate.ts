@@ -1,5 +1,5 @@
 import { zValidator } from "@hono/zod-validator";
-import type { ValidationTargets } from "hono";
+import type { Context, ValidationTargets } from "hono";
 import type { ZodType } from "zod";
 import { ApiError, type ErrorDetail } from "./errors";
 
@@ -17,18 +17,35 @@ export function issuesToDetails(issues: readonly Issue[]): ErrorDetail[] {
   });
 }
 
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
+
+/** A route that takes a body takes JSON only: a body sent under another Content-Type is refused. */
+function assertJsonBody(c: Context): void {
+  const length = c.req.header("content-length");
+  const hasBody = (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
+  if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+    throw new ApiError("validation_error", "Request body must be JSON (Content-Type: application/json)", [
+      { field: "body", message: "Expected Content-Type application/json" },
+    ]);
+  }
+}
+
 /**
  * The only way request input enters a handler: `zValidator` with a hook that throws the
- * project's error, so every target (json, query, param) fails the same way.
+ * project's error, so every target (json, query, param) fails the same way. Validators sit
+ * after a route's auth middleware, so nothing about the input is judged before who asks is.
  */
-export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(
-  target: Target,
-  schema: Schema,
-) =>
-  zValidator(target, schema, (result) => {
+export const validate = <Target extends keyof ValidationTargets, Schema extends ZodType>(target: Target, schema: Schema) => {
+  const validator = zValidator(target, schema, (result) => {
     if (!result.success) {
       // A bad path parameter (a malformed id) is a resource that does not exist.
       if (target === "param") throw new ApiError("not_found", "Resource not found");
       throw new ApiError("validation_error", "Request validation failed", issuesToDetails(result.error.issues));
     }
   });
+  if (target !== "json") return validator;
+  return (async (c, next) => {
+    assertJsonBody(c);
+    return validator(c, next);
+  }) as typeof validator;
+};

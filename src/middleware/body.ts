@@ -2,9 +2,6 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 
-const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
-const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
-
 // A refused chunked body is read to its end (up to this many times the limit) before answering,
 // so the client and any proxy in front see a complete exchange; past that the stream is cancelled.
 const DRAIN_FACTOR = 16;
@@ -50,20 +47,6 @@ export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
       offset += chunk.byteLength;
     }
     c.req.raw = new Request(c.req.raw, { body });
-  }
-  await next();
-});
-
-/** A request that carries a body must say it is JSON: the API accepts nothing else. */
-export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  if (WITH_BODY.has(c.req.method)) {
-    const length = c.req.header("content-length");
-    const hasBody = (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
-    if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-      throw new ApiError("validation_error", "Request body must be JSON (Content-Type: application/json)", [
-        { field: "body", message: "Expected Content-Type application/json" },
-      ]);
-    }
   }
   await next();
 });

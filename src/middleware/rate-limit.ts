@@ -17,6 +17,12 @@ import type { RateLimitDecision } from "../durable-objects/rate-limiter";
 /** Picks the identity a policy counts against; null skips the policy for this request. */
 export type RateLimitKey = (c: Context<AppEnv>) => string | null | Promise<string | null>;
 
+/**
+ * What a client refused by a fail-closed policy is told to wait (Retry-After) while the limiter
+ * cannot answer: short, since such outages are, and long enough that a retry loop backs off.
+ */
+const LIMITER_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 class LimiterTimeout extends Error {
   override name = "LimiterTimeout";
 }
@@ -67,7 +73,11 @@ export const rateLimit = (policyName: PolicyName, key: RateLimitKey) =>
         policy: policy.name,
         ...errorFields(err),
       });
-      if (policy.failClosed) throw new ApiError("service_unavailable", "Rate limiting is temporarily unavailable; try again shortly");
+      if (policy.failClosed) {
+        throw new ApiError("service_unavailable", "Rate limiting is temporarily unavailable; try again shortly", [], {
+          "Retry-After": String(LIMITER_UNAVAILABLE_RETRY_AFTER_SECONDS),
+        });
+      }
       return next();
     }
 

@@ -95,9 +95,9 @@ export const ERROR_RESPONSES: Record<number, { name: string; description: string
 /** The error statuses an operation can answer with (see OperationSpec.errors). */
 export function errorStatuses(op: OperationSpec): number[] {
   const statuses = new Set(op.errors ?? []);
-  const takesBody = op.method === "post" || op.method === "patch";
-  if (op.body || op.query || takesBody) statuses.add(400);
-  if (takesBody) statuses.add(413);
+  // The JSON validator refuses a malformed or non-JSON body; the query validator bad values.
+  if (op.body || op.query) statuses.add(400);
+  if (op.method === "post" || op.method === "patch") statuses.add(413);
   if (op.auth === "bearer") statuses.add(401);
   if (op.role) statuses.add(403);
   if (op.params) statuses.add(404);

@@ -102,8 +102,8 @@ export interface OperationSpec {
   responses: Record<number, SuccessResponse>;
   /**
    * Error statuses besides the ones every such route has (document.ts `errorStatuses`: 400 for a
-   * body or query, 401/403 for auth and roles, 404 for path parameters, 413, 429, 500, 503 for
-   * fail-closed limits).
+   * body or query, 401/403 for auth and roles, 404 for path parameters, 413 for POST/PATCH, 429,
+   * 500, 503 for fail-closed limits).
    */
   errors?: number[];
   /** Route-specific rate-limit policies (besides the global per-user / per-IP one). */

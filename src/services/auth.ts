@@ -1,5 +1,5 @@
-import { and, eq, isNotNull, isNull } from "drizzle-orm";
-import { organizations, refreshTokens, users, type User } from "../db/schema";
+import { and, eq, getTableColumns, isNull, sql, type SQL } from "drizzle-orm";
+import { organizations, refreshTokens, users, type RefreshToken, type User } from "../db/schema";
 import type { Config, Database } from "../env";
 import { dummyPasswordHash, generateToken, hashPassword, sha256Hex, verifyPassword } from "../lib/crypto";
 import { ApiError, forbidden, unauthorized } from "../lib/errors";
@@ -28,6 +28,9 @@ export async function register(db: Database, config: Config, input: RegisterInpu
     createdAt: now,
     updatedAt: now,
   };
+  // The organization, its admin and the admin's first session are one batch: a failure leaves
+  // no account behind that the caller was told was not created.
+  const session = await newSession(config, user, crypto.randomUUID());
   try {
     await db.batch([
       db.insert(organizations).values({
@@ -37,12 +40,13 @@ export async function register(db: Database, config: Config, input: RegisterInpu
         updatedAt: now,
       }),
       db.insert(users).values(user),
+      db.insert(refreshTokens).values(session.row),
     ]);
   } catch (err) {
     if (isUniqueViolation(err)) throw emailTaken();
     throw err;
   }
-  return startSession(db, config, user, crypto.randomUUID());
+  return session.response;
 }
 
 export async function login(db: Database, config: Config, input: LoginInput): Promise<Session> {
@@ -50,35 +54,50 @@ export async function login(db: Database, config: Config, input: LoginInput): Pr
   // Unknown emails hash against a dummy so both failures take the same time.
   const valid = await verifyPassword(input.password, user?.passwordHash ?? (await dummyPasswordHash()));
   if (!user || !valid) throw invalidCredentials();
-  return startSession(db, config, user, crypto.randomUUID());
+  const session = await newSession(config, user, crypto.randomUUID());
+  await db.insert(refreshTokens).values(session.row);
+  return session.response;
 }
 
-async function startSession(db: Database, config: Config, user: User, familyId: string): Promise<Session> {
-  const refreshToken = await insertRefreshToken(db, config, user.id, familyId);
+/**
+ * A session's tokens and the refresh-token row to store for it. Nothing is written here: the
+ * caller puts the row into the same write (or batch) as whatever else the session depends on.
+ */
+async function newSession(config: Config, user: User, familyId: string): Promise<{ row: RefreshToken; response: Session }> {
+  const refreshToken = generateToken();
+  const now = Date.now();
+  const row: RefreshToken = {
+    id: crypto.randomUUID(),
+    userId: user.id,
+    familyId,
+    tokenHash: await sha256Hex(refreshToken),
+    expiresAt: nowIso(now + config.refreshTokenTtlSeconds * 1000),
+    createdAt: nowIso(now),
+    rotatedAt: null,
+    revokedAt: null,
+  };
   const accessToken = await signAccessToken(
     { userId: user.id, organizationId: user.organizationId, role: user.role, sessionId: familyId },
     config,
   );
   return {
-    accessToken,
-    refreshToken,
-    expiresIn: config.accessTokenTtlSeconds,
-    user: { id: user.id, email: user.email, firstName: user.firstName, lastName: user.lastName, role: user.role },
+    row,
+    response: {
+      accessToken,
+      refreshToken,
+      expiresIn: config.accessTokenTtlSeconds,
+      user: { id: user.id, email: user.email, firstName: user.firstName, lastName: user.lastName, role: user.role },
+    },
   };
 }
 
-async function insertRefreshToken(db: Database, config: Config, userId: string, familyId: string): Promise<string> {
-  const token = generateToken();
-  const now = Date.now();
-  await db.insert(refreshTokens).values({
-    id: crypto.randomUUID(),
-    userId,
-    familyId,
-    tokenHash: await sha256Hex(token),
-    expiresAt: nowIso(now + config.refreshTokenTtlSeconds * 1000),
-    createdAt: nowIso(now),
+/** INSERT of `row` that happens only if `condition` holds when the statement runs (in a batch). */
+function insertRefreshTokenIf(db: Database, row: RefreshToken, condition: SQL) {
+  const values = Object.keys(getTableColumns(refreshTokens)).map((field) => {
+    const value = row[field as keyof RefreshToken];
+    return value === null ? sql`NULL` : sql`${value}`;
   });
-  return token;
+  return db.insert(refreshTokens).select(sql`SELECT ${sql.join(values, sql`, `)} WHERE ${condition}`);
 }
 
 async function revokeFamily(db: Database, familyId: string): Promise<void> {
@@ -86,16 +105,6 @@ async function revokeFamily(db: Database, familyId: string): Promise<void> {
     .update(refreshTokens)
     .set({ revokedAt: nowIso() })
     .where(and(eq(refreshTokens.familyId, familyId), isNull(refreshTokens.revokedAt)));
-}
-
-async function familyRevoked(db: Database, familyId: string): Promise<boolean> {
-  const revoked = await db
-    .select({ id: refreshTokens.id })
-    .from(refreshTokens)
-    .where(and(eq(refreshTokens.familyId, familyId), isNotNull(refreshTokens.revokedAt)))
-    .limit(1)
-    .get();
-  return revoked !== undefined;
 }
 
 /**
@@ -115,27 +124,30 @@ export async function refresh(db: Database, config: Config, token: string): Prom
   }
   if (row.expiresAt <= nowIso()) throw invalidRefreshToken();
 
-  // Claim the token atomically: of two concurrent refreshes only one sees a change.
-  const claimed = await db
-    .update(refreshTokens)
-    .set({ rotatedAt: nowIso() })
-    .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)))
-    .returning({ id: refreshTokens.id })
-    .get();
-  if (!claimed) {
-    await revokeFamily(db, row.familyId);
-    throw invalidRefreshToken();
-  }
   const user = await db.select().from(users).where(eq(users.id, row.userId)).get();
   if (!user) throw invalidRefreshToken();
-  const session = await startSession(db, config, user, row.familyId);
-  // A reuse detected while this rotation was in flight revoked the family before the new token
-  // existed, so that revocation missed it: the new token must not outlive its family.
-  if (await familyRevoked(db, row.familyId)) {
+
+  // The claim and the new token are one batch, so the rotation happens whole or not at all: a
+  // failure leaves the presented token usable for a retry. Of two concurrent rotations only one
+  // claim changes a row, and the new token is inserted only after a claim that did (changes()
+  // reports the statement just before). A reuse detection revokes the whole family, the claimed
+  // token included, so one that lands before the batch makes the claim miss and one after it
+  // also revokes the new token: no token outlives its family.
+  const next = await newSession(config, user, row.familyId);
+  const [claimed] = await db.batch([
+    db
+      .update(refreshTokens)
+      .set({ rotatedAt: nowIso() })
+      .where(and(eq(refreshTokens.id, row.id), isNull(refreshTokens.rotatedAt), isNull(refreshTokens.revokedAt)))
+      .returning({ id: refreshTokens.id }),
+    insertRefreshTokenIf(db, next.row, sql`changes() = 1`),
+  ]);
+  if (claimed.length === 0) {
     await revokeFamily(db, row.familyId);
     throw invalidRefreshToken();
   }
-  return { accessToken: session.accessToken, expiresIn: session.expiresIn, refreshToken: session.refreshToken };
+  const { accessToken, expiresIn, refreshToken } = next.response;
+  return { accessToken, expiresIn, refreshToken };
 }
 
 /** Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent). */

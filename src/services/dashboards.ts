@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
-import { ApiError, notFound } from "../lib/errors";
+import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
@@ -166,6 +166,9 @@ const versionHolds = (precondition: VersionPrecondition) =>
       ? inArray(dashboards.version, precondition.versions)
       : sql`0`;
 
+const versionAccepted = (precondition: VersionPrecondition, version: number) =>
+  precondition === undefined || "any" in precondition || precondition.versions.includes(version);
+
 const preconditionFailed = () =>
   new ApiError("precondition_failed", "The dashboard has changed since you read it; fetch it again and retry", [
     { field: "If-Match", message: "Does not match the dashboard's current version" },
@@ -211,7 +214,17 @@ export async function updateDashboard(
   return updated;
 }
 
-/** Deletes a dashboard; its widgets go with it (foreign-key cascade), each with its own event. */
+/** Reads before a dashboard delete that keep finding its widgets changed end in a 409. */
+const DELETE_ATTEMPTS = 5;
+
+/**
+ * Deletes a dashboard; its widgets go with it (foreign-key cascade), each with its own event.
+ * The events are written from the widgets read first, so the DELETE applies only while the
+ * dashboard's widgets are still exactly those (same ids, same updatedAt): a widget created,
+ * changed or deleted in between would otherwise go unannounced, stale or announced twice. A
+ * delete that finds them changed reads again; one that finds the dashboard gone (a concurrent
+ * delete won) is a 404, and publishes nothing. With `If-Match`, a version moved on is a 412.
+ */
 export async function deleteDashboard(
   db: Database,
   actor: Actor,
@@ -219,20 +232,26 @@ export async function deleteDashboard(
   events: EventPublisher,
   precondition?: VersionPrecondition,
 ): Promise<void> {
-  const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
-  const now = nowIso();
-  // One condition for all of them (it spans several outbox statements, so not changes()):
-  // published only if the dashboard is really gone after this batch.
-  const gone = sql`NOT EXISTS (SELECT 1 FROM ${dashboards} WHERE ${dashboards.id} = ${id})`;
-  const allEvents = [
-    ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
-    dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
-  ].map((event) => ({ ...event, onlyIf: gone }));
-  const [deleted] = (await events.commit(
-    db,
-    [db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition))).returning({ id: dashboards.id })],
-    allEvents,
-  )) as [{ id: string }[]];
-  // Without If-Match a delete that lost a race to another delete is still a success: it's gone.
-  if (deleted.length === 0 && precondition !== undefined) throw await missedWrite(db, actor, id);
+  for (let attempt = 1; ; attempt++) {
+    const { dashboard, widgets: doomed } = await getDashboardWithWidgets(db, actor, id);
+    // Checked on every read, and again inside the DELETE: a PATCH in between is a 412 too.
+    if (!versionAccepted(precondition, dashboard.version)) throw preconditionFailed();
+    const now = nowIso();
+    const allEvents = [
+      ...doomed.map((widget) => widgetEvent("widget.deleted", actor, widget, now, { deletedBy: actor.userId })),
+      dashboardEvent("dashboard.deleted", actor, dashboard, now, { deletedBy: actor.userId }),
+    ].map((event) => ({ ...event, onlyIf: changedARow }));
+    const fingerprints = JSON.stringify(doomed.map((w) => `${w.id}@${w.updatedAt}`));
+    const ofThisDashboard = sql`${widgets.dashboardId} = ${dashboards.id}`;
+    const widgetsUnchanged = sql`(SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}) = ${doomed.length}
+      AND (SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}
+        AND ${widgets.id} || '@' || ${widgets.updatedAt} IN (SELECT value FROM json_each(${fingerprints}))) = ${doomed.length}`;
+    const [deleted] = (await events.commit(
+      db,
+      [db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition), widgetsUnchanged)).returning({ id: dashboards.id })],
+      allEvents,
+    )) as [{ id: string }[]];
+    if (deleted.length > 0) return;
+    if (attempt === DELETE_ATTEMPTS) throw conflict("The dashboard's widgets kept changing while it was being deleted; try again");
+  }
 }

@@ -41,9 +41,10 @@ export interface EventPublisher {
 }
 
 /**
- * `onlyIf` for one event after one statement: true when that statement changed a row. SQLite's
- * changes() reports the statement that ran just before, so use it only when the change is a
- * single statement with a single event (the event's writes then run right after it).
+ * `onlyIf` for the events of a change made by one statement: true when that statement changed a
+ * row. SQLite's changes() reports the statement that ran just before; the publisher writes a
+ * change's events of one organization and condition in one statement right after the change
+ * (and refuses anything else), so every event of the change sees the change's own count.
  */
 export const changedARow = sql`changes() > 0`;
 

@@ -115,6 +115,11 @@ export async function runSampleQuery(
     raw = await Promise.race([sampleDb.prepare(text).bind(...values).raw({ columnNames: true }), timeout.promise]);
   } catch (err) {
     if (err instanceof QueryFailure) throw err;
+    // D1 reports the statement's own errors with SQLite's result code; anything else (a lost
+    // connection, an overloaded or unavailable database) is the database failing, not the SQL.
+    if (!isSqliteError(err)) {
+      throw new QueryFailure("data_source_unavailable", "The sample database did not answer", err instanceof Error ? err.message : String(err));
+    }
     throw new QueryFailure("query_error", d1Message(err));
   } finally {
     timeout.cancel();
@@ -138,10 +143,13 @@ export async function runSampleQuery(
   return { columns, rows, rowCount: rows.length, truncated: truncated || sized.cut, durationMs };
 }
 
+const SQLITE_CODE = /:\s*SQLITE_[A-Z_]+$/;
+const isSqliteError = (err: unknown) => SQLITE_CODE.test(err instanceof Error ? err.message : String(err));
+
 /** D1's messages carry a `D1_ERROR: ` prefix and an `: SQLITE_ERROR` suffix; the middle is the useful part. */
 function d1Message(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/^D1_ERROR:\s*/, "").replace(/:\s*SQLITE_[A-Z_]+$/, "").replace(/ at offset \d+/, "");
+  return text.replace(/^D1_ERROR:\s*/, "").replace(SQLITE_CODE, "").replace(/ at offset \d+/, "");
 }
 
 /** POST /api/data-sources/:id/test for the sample: a round trip to its database. */

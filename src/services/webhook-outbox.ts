@@ -7,7 +7,7 @@ import { webhookDeliveries, type WebhookDelivery } from "../db/schema";
 import type { Database } from "../env";
 import { errorFields, log } from "../lib/log";
 import { nowIso } from "../lib/time";
-import type { DomainEvent, EventPublisher, Statement } from "./events";
+import { changedARow, type DomainEvent, type EventPublisher, type Statement } from "./events";
 
 /** What the webhook Queue carries: just the row to deliver; everything else is read from D1. */
 export interface WebhookMessage {
@@ -18,8 +18,6 @@ export type WebhookQueue = Pick<Queue<WebhookMessage>, "sendBatch">;
 
 /** The Queue's limit on messages per sendBatch. */
 const SEND_BATCH_LIMIT = 100;
-// D1 binds at most 100 parameters per statement: 3 per event plus 3 fixed.
-const EVENTS_PER_STATEMENT = 30;
 
 // A random RFC 4122 version-4 UUID built in SQL, evaluated once per inserted row.
 const UUID_V4 = sql.raw(
@@ -39,11 +37,14 @@ export const payloadOf = (e: { event: string; data: DomainEvent["data"]; timesta
   JSON.stringify({ event: e.event, data: e.data, timestamp: e.timestamp });
 
 /**
- * One INSERT ... SELECT that writes a pending delivery for every (event, active subscription of
- * the organization listening to it or to "*") pair, returning the new ids. Selecting the
- * subscriptions inside the batch costs no extra round trip, and sees the same subscription rows
- * the change commits against: a subscription deleted meanwhile cannot make the insert (and so
- * the change) fail on its foreign key, as ids read beforehand could.
+ * One INSERT ... SELECT per condition that writes a pending delivery for every (event, active
+ * subscription of the organization listening to it or to "*") pair, returning the new ids. The
+ * events travel as one JSON parameter (D1 binds at most 100 per statement), so a change's events
+ * share one statement however many there are: a condition on the change (`changedARow`) holds
+ * for all of them alike. Selecting the subscriptions inside the batch costs no extra round trip,
+ * and sees the same subscription rows the change commits against: a subscription deleted
+ * meanwhile cannot make the insert (and so the change) fail on its foreign key, as ids read
+ * beforehand could.
  */
 export function deliveryInserts(db: Database, organizationId: string, events: OutboxEvent[], now = nowIso()) {
   // Every column's value for a new row, by the table's field names; the record type makes a
@@ -52,8 +53,8 @@ export function deliveryInserts(db: Database, organizationId: string, events: Ou
     id: UUID_V4,
     organizationId: sql`s.organization_id`,
     subscriptionId: sql`s.id`,
-    event: sql`e.column1`,
-    payload: sql`e.column2`,
+    event: sql`json_extract(e.value, '$[0]')`,
+    payload: sql`json_extract(e.value, '$[1]')`,
     status: sql`'pending'`,
     attempts: sql`0`,
     lastAttemptAt: sql`NULL`,
@@ -69,35 +70,23 @@ export function deliveryInserts(db: Database, organizationId: string, events: Ou
     Object.keys(getTableColumns(webhookDeliveries)).map((field) => values[field as keyof WebhookDelivery]),
     sql`, `,
   );
-  const statements = [];
-  for (let start = 0; start < events.length; ) {
-    // A chunk shares one condition, so it stays one WHERE clause.
-    const condition = events[start]!.onlyIf;
-    let end = start + 1;
-    while (end < events.length && end - start < EVENTS_PER_STATEMENT && events[end]!.onlyIf === condition) end++;
-    const chunk = events.slice(start, end);
-    const rows = sql.join(
-      chunk.map((e, i) => sql`(${e.event}, ${e.payload}, ${start + i})`),
-      sql`, `,
-    );
-    statements.push(
-      db
-        .insert(webhookDeliveries)
-        .select(
-          sql`SELECT ${selectList}
-            FROM webhook_subscriptions AS s
-            JOIN (VALUES ${rows}) AS e
-            WHERE s.organization_id = ${organizationId}
-              AND s.active = 1
-              AND EXISTS (SELECT 1 FROM json_each(s.events) AS j WHERE j.value IN (e.column1, '*'))
-              AND ${condition ?? sql`1`}
-            ORDER BY e.column3, s.created_at`,
-        )
-        .returning({ id: webhookDeliveries.id }),
-    );
-    start = end;
-  }
-  return statements;
+  const byCondition = new Map<SQL | undefined, OutboxEvent[]>();
+  for (const e of events) byCondition.set(e.onlyIf, [...(byCondition.get(e.onlyIf) ?? []), e]);
+  return [...byCondition].map(([condition, group]) =>
+    db
+      .insert(webhookDeliveries)
+      .select(
+        sql`SELECT ${selectList}
+          FROM webhook_subscriptions AS s
+          JOIN json_each(${JSON.stringify(group.map((e) => [e.event, e.payload]))}) AS e
+          WHERE s.organization_id = ${organizationId}
+            AND s.active = 1
+            AND EXISTS (SELECT 1 FROM json_each(s.events) AS j WHERE j.value IN (json_extract(e.value, '$[0]'), '*'))
+            AND ${condition ?? sql`1`}
+          ORDER BY e.key, s.created_at`,
+      )
+      .returning({ id: webhookDeliveries.id }),
+  );
 }
 
 /** Sends delivery ids to the Queue in batches it accepts. Throws if a send fails. */
@@ -141,6 +130,10 @@ export function createWebhookPublisher({ queue, defer }: WebhookPublisherOptions
         byOrg.set(e.organizationId, list);
       }
       const inserts: Statement[] = [...byOrg].flatMap(([org, list]) => deliveryInserts(db, org, list, now));
+      // changes() reports the statement just before: only right after a single change statement.
+      if (events.some((e) => e.onlyIf === changedARow) && (statements.length !== 1 || inserts.length !== 1)) {
+        throw new Error("changedARow needs one change statement and events of one organization and one condition");
+      }
       const results = (await db.batch([...statements, ...inserts] as [Statement, ...Statement[]])) as unknown[];
       const ids = results.slice(statements.length).flatMap((rows) => (rows as { id: string }[]).map((r) => r.id));
       const send = enqueueOrLeaveForSweeper(queue, ids);

@@ -41,3 +41,22 @@ export async function createSink(config: SinkConfig): Promise<Sink> {
     },
   };
 }
+
+/**
+ * A port on 127.0.0.1 where nothing listens yet (connection refused), and the switch that starts
+ * (or stops) the receiver on it, serving the same sinks: a receiver that is down, then back.
+ */
+export async function lateListener(): Promise<{ port: number; url(sink: Sink): string; up(): Promise<void>; down(): Promise<void> }> {
+  const base = receiverBase();
+  const { port } = (await (await fetch(`${base}/_listeners`, { method: "POST" })).json()) as { port: number };
+  const control = async (method: string) => {
+    const res = await fetch(`${base}/_listeners/${port}`, { method });
+    if (res.status !== 204) throw new Error(`receiver listener ${method} failed: ${res.status}`);
+  };
+  return {
+    port,
+    url: (sink) => sink.url.replace(/:\d+\//, `:${port}/`),
+    up: () => control("PUT"),
+    down: () => control("DELETE"),
+  };
+}

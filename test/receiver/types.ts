@@ -6,6 +6,8 @@ export interface SinkBehaviour {
   retryAfter?: number | string;
   location?: string;
   body?: string;
+  /** Drop the connection without answering (a receiver crashing mid-request); recorded as status 0. */
+  reset?: boolean;
 }
 
 export interface SinkConfig {
@@ -14,6 +16,9 @@ export interface SinkConfig {
   /** Answers for the first deliveries, in order; then `fallback` (default 200). */
   script?: SinkBehaviour[];
   fallback?: SinkBehaviour;
+  /** Until this time (epoch ms) every delivery gets `down` (default 503) instead: an outage. */
+  downUntil?: number;
+  down?: SinkBehaviour;
 }
 
 export interface ReceivedDelivery {
