@@ -336,12 +336,13 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: "deleteDashboard",
     tag: "Dashboards",
     summary: "Delete a dashboard and its widgets",
+    description: "409 `conflict` when its widgets keep changing while it is being deleted (try again).",
     auth: "bearer",
     role: "editor",
     params: idParam,
     requestHeaders: ["If-Match"],
     responses: { 204: noContent("Deleted") },
-    errors: [412],
+    errors: [409, 412],
   },
 
   // ---- Widgets
