@@ -312,7 +312,7 @@ function parameters(op: OperationSpec): Json[] {
   return out;
 }
 
-function describe(op: OperationSpec): string {
+function operationDescription(op: OperationSpec): string {
   const lines = op.description ? [op.description] : [];
   if (op.auth === "public") lines.push("No token needed.");
   else lines.push(op.role ? `For ${ROLE_TEXT[op.role]} (403 \`forbidden\` for other roles).` : "For any member of the organization.");
@@ -344,7 +344,7 @@ function operation(op: OperationSpec, responseNames: Map<z.ZodType, string>, req
     operationId: op.operationId,
     tags: [op.tag],
     summary: op.summary,
-    description: describe(op),
+    description: operationDescription(op),
     ...(op.auth === "public" && { security: [] }),
     ...(op.role && { "x-required-role": op.role }),
     ...(op.rateLimits?.length && { "x-rate-limit-policies": op.rateLimits.map((name) => POLICY_DEFINITIONS[name].name) }),
