@@ -1,11 +1,20 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { defineConfig, defineProject } from "vitest/config";
 // @ts-expect-error a plain .mjs script (the one `npm run dev` uses), no type declarations
 import { buildSampleSeedStatements } from "./scripts/sample-seed.mjs";
+// @ts-expect-error a plain .mjs script (the one npm run dev/deploy use), no type declarations
+import { buildDocsAssets } from "./scripts/build-docs-assets.mjs";
 
-// Tests run inside workerd with the bindings from wrangler.toml (real D1, Durable Objects,
-// Queues). The same drizzle/ migrations wrangler applies are applied by test/setup.ts.
-export default defineConfig({
+// The reference page's files (swagger-ui from node_modules + docs-page/) must exist before the
+// plugin reads wrangler.toml's [assets] directory.
+buildDocsAssets();
+
+// Two projects. "workers": the API's tests, inside workerd with the bindings from wrangler.toml
+// (real D1, Durable Objects, Queues, static assets); the same drizzle/ migrations wrangler applies
+// are applied by test/setup.ts. "node": tooling that cannot run in workerd (the OpenAPI
+// validator and openapi-typescript, ajv and the TypeScript compiler underneath), on the document
+// built from src/openapi/document.ts.
+const workers = defineProject({
   plugins: [
     cloudflareTest(async () => ({
       wrangler: { configPath: "./wrangler.toml" },
@@ -41,14 +50,31 @@ export default defineConfig({
     })),
   ],
   test: {
+    name: "workers",
     include: ["test/**/*.test.ts"],
+    exclude: ["test/node/**"],
     setupFiles: ["./test/setup.ts"],
     // Node-side helpers, started before the workers: a hung server and a closed port for the
     // data-source connection tests, and the real HTTP receiver webhook tests deliver to.
     globalSetup: ["./test/global-setup.ts", "./test/receiver/global-setup.ts"],
-    // Every request writes an access-log line: show the console only for tests that fail.
-    silent: "passed-only",
     testTimeout: 30_000,
     hookTimeout: 30_000,
+  },
+});
+
+const node = defineProject({
+  test: {
+    name: "node",
+    include: ["test/node/**/*.test.ts"],
+    environment: "node",
+    testTimeout: 60_000,
+  },
+});
+
+export default defineConfig({
+  test: {
+    projects: [workers, node],
+    // Every request writes an access-log line: show the console only for tests that fail.
+    silent: "passed-only",
   },
 });

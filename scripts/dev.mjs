@@ -16,7 +16,8 @@ import { buildSeedSql, DEMO_USERS } from "./seed.mjs";
 const port = process.env.PORT ?? "8787";
 // `npm run dev -- --var NAME:value …`: extra arguments go to wrangler dev.
 const extraArgs = process.argv.slice(2);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "true" };
+// CLOUDFLARE_CF_FETCH_ENABLED=false: no fetch of a sample Request.cf from workers.cloudflare.com.
+const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: process.env.CI ?? "true" };
 
 // The seed steps print every statement's result; keep their errors, drop the rest.
 const QUIET = { stdio: ["inherit", "ignore", "inherit"] };

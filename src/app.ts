@@ -13,6 +13,7 @@ import { authRoutes } from "./routes/auth";
 import { dashboardRoutes } from "./routes/dashboards";
 import { dataSourceTestRoutes } from "./routes/data-source-tests";
 import { dataSourceRoutes } from "./routes/data-sources";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { publicDashboardRoutes } from "./routes/public-dashboards";
 import { userRoutes } from "./routes/users";
@@ -60,6 +61,8 @@ export function createApp() {
   app.route("/api/data-sources", dataSourceTestRoutes);
   app.route("/api/data-sources", dataSourceRoutes);
   app.route("/api/webhooks", webhookRoutes);
+  // GET /api/openapi.json and the reference page at /api/docs (src/openapi/).
+  app.route("/api", docsRoutes);
 
   app.notFound((c) => {
     // The path exists under another method: 405 with the methods it does take.

@@ -3,6 +3,7 @@
 // promise the API makes everywhere. Add a check here, not a per-test copy.
 import type { ApiResponse } from "./helpers";
 import { secretScan } from "./secret-scan";
+import { checkAgainstDocument } from "./openapi-check";
 
 export interface Exchange {
   method: string;
@@ -40,3 +41,6 @@ registerResponseCheck(({ method, path, response }) => {
 // No response carries a password hash, a stored ciphertext, a password a client sent, or a
 // refresh token / webhook secret outside the one response that issues it (test/secret-scan.ts).
 registerResponseCheck(secretScan);
+
+// Every response is one the API document (GET /api/openapi.json) describes for its route and status.
+registerResponseCheck(checkAgainstDocument);

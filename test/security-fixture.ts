@@ -12,7 +12,7 @@ import { PG, sourceBody } from "./db-targets";
 import { addMember, api, registerOrg, type TestUser } from "./helpers";
 import { subscribe, waitForStatus } from "./webhook-helpers";
 
-export type Resource = "user" | "dashboard" | "widget" | "dataSource" | "webhook" | "delivery";
+export type Resource = "user" | "dashboard" | "widget" | "dataSource" | "webhook" | "delivery" | "docsFile";
 
 export interface Org {
   id: string;
@@ -69,7 +69,16 @@ export async function buildOrg(): Promise<Org> {
     admin,
     editor,
     viewer,
-    ids: { user: viewer.id, dashboard: dashboard.id, widget: widget.id, dataSource: source.body.id, webhook: sub.id, delivery: ping.body.id },
+    ids: {
+      user: viewer.id,
+      dashboard: dashboard.id,
+      widget: widget.id,
+      dataSource: source.body.id,
+      webhook: sub.id,
+      delivery: ping.body.id,
+      // A file of the API reference page (GET /api/docs/:file), the same for everyone.
+      docsFile: "docs.js",
+    },
     privateDashboardId: privateDashboard.id,
   };
 }
@@ -83,6 +92,7 @@ const RESOURCE_OF_SEGMENT: Record<string, Resource> = {
   "data-sources": "dataSource",
   webhooks: "webhook",
   deliveries: "delivery",
+  docs: "docsFile",
 };
 
 /** The resources a route pattern's parameters stand for, in order. */

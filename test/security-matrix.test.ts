@@ -73,6 +73,10 @@ const MATRIX: Record<string, Entry> = {
 
   "GET /api/public/dashboards/:id": { access: "public", ok: 200 },
 
+  "GET /api/openapi.json": { access: "public", ok: 200 },
+  "GET /api/docs": { access: "public", ok: 200 },
+  "GET /api/docs/:file": { access: "public", ok: 200 },
+
   "GET /api/data-sources": { access: "viewer", ok: 200 },
   "POST /api/data-sources": { access: "admin", ok: 201, body: () => sourceBody(PG, "Matrix created") },
   "GET /api/data-sources/:id": { access: "admin", ok: 200 },

@@ -6,7 +6,19 @@ import { describe, expect, it } from "vitest";
 import { webhookDeliveries, webhookSubscriptions } from "../src/db/schema";
 import { attemptDelivery, MAX_RESPONSE_BODY_BYTES, parseRetryAfter, USER_AGENT } from "../src/queues/webhook-consumer";
 import { api, registerOrg } from "./helpers";
-import { config, consume, consumeBodies, db, deliveryRow, emit, orgIdOf, setAttempts, subscribe, subscriptionRow } from "./webhook-helpers";
+import {
+  config,
+  consume,
+  consumeBodies,
+  db,
+  deliveryRow,
+  emit,
+  eventDataFor,
+  orgIdOf,
+  setAttempts,
+  subscribe,
+  subscriptionRow,
+} from "./webhook-helpers";
 
 // vitest.config.ts sets WEBHOOK_RETRY_SCHEDULE "1,2,3" (4 attempts) and a 1 s timeout.
 const SCHEDULE = [1, 2, 3];
@@ -26,7 +38,8 @@ describe("webhook consumer", () => {
 
   it("posts a signed delivery and acks the message on 2xx", async () => {
     const { admin, sub, org } = await setup({ fallback: { status: 204 } });
-    const [id] = await emit(org, "dashboard.created", { id: "d1", name: "Sales", createdBy: "u1" });
+    const data = eventDataFor("dashboard.created");
+    const [id] = await emit(org, "dashboard.created", data);
     const before = Math.floor(Date.now() / 1000);
     const result = await consume([id!]);
     expect(result.retryMessages).toEqual([]);
@@ -38,7 +51,7 @@ describe("webhook consumer", () => {
     expect(got!.headers).toMatchObject({ "webhook-id": id, "content-type": "application/json", "user-agent": USER_AGENT });
     expect(Number(got!.headers["webhook-timestamp"])).toBeGreaterThanOrEqual(before);
     expect(got!.headers["webhook-signature"]).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
-    expect(JSON.parse(got!.body)).toEqual({ event: "dashboard.created", data: { id: "d1", name: "Sales", createdBy: "u1" }, timestamp: expect.any(String) });
+    expect(JSON.parse(got!.body)).toEqual({ event: "dashboard.created", data, timestamp: expect.any(String) });
 
     const row = await deliveryRow(id!);
     expect(row).toMatchObject({ status: "succeeded", attempts: 1, responseStatus: 204, nextAttemptAt: null, error: null });

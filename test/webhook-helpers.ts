@@ -9,6 +9,7 @@ import * as schema from "../src/db/schema";
 import { organizations, users, webhookDeliveries, webhookSubscriptions, type WebhookEvent } from "../src/db/schema";
 import { loadConfig } from "../src/env";
 import worker from "../src/index";
+import type { EventData } from "../src/schemas/webhooks";
 import { createWebhookPublisher, type WebhookMessage, type WebhookQueue } from "../src/services/webhook-outbox";
 import { api, type TestUser } from "./helpers";
 import { createSink, type Sink } from "./receiver/client";
@@ -59,8 +60,23 @@ export function fakeQueue(fail = false) {
 export const harmlessChange = () =>
   db.insert(organizations).values({ id: crypto.randomUUID(), name: "unrelated", createdAt: new Date().toISOString(), updatedAt: new Date().toISOString() });
 
+/** A documented `data` for each event (src/schemas/webhooks.ts), as the services would build it. */
+export function eventDataFor(event: WebhookEvent): EventData<WebhookEvent> {
+  const actor = crypto.randomUUID();
+  const widget = { id: crypto.randomUUID(), title: "Revenue", type: "line_chart" as const, dashboardId: crypto.randomUUID() };
+  const all: { [E in WebhookEvent]: EventData<E> } = {
+    "dashboard.created": { id: crypto.randomUUID(), name: "Sales", description: null, isPublic: false, createdBy: actor },
+    "dashboard.updated": { id: crypto.randomUUID(), name: "Sales", isPublic: false, changedFields: ["name"], updatedBy: actor },
+    "dashboard.deleted": { id: crypto.randomUUID(), name: "Sales", deletedBy: actor },
+    "widget.created": { ...widget, dataSourceId: null, x: 0, y: 0, width: 6, height: 4, createdBy: actor },
+    "widget.updated": { ...widget, changedFields: ["title"], updatedBy: actor },
+    "widget.deleted": { ...widget, deletedBy: actor },
+  };
+  return all[event];
+}
+
 /** Commits a harmless change with one event through the real publisher; returns the delivery ids. */
-export async function emit(organizationId: string, event: WebhookEvent = "dashboard.created", data: Record<string, unknown> = { id: crypto.randomUUID(), name: "Sales" }) {
+export async function emit(organizationId: string, event: WebhookEvent = "dashboard.created", data: Record<string, unknown> = eventDataFor(event)) {
   const { queue, sent } = fakeQueue();
   await createWebhookPublisher({ queue }).commit(db, [harmlessChange()], [
     { event, organizationId, data, timestamp: new Date().toISOString() },

@@ -288,7 +288,7 @@ describe("webhook subscriptions API", () => {
 
     const one = await api("GET", `/api/webhooks/${sub.id}/deliveries/${ids[0]}`, { token: admin.token });
     expect(one.body).toMatchObject({ id: ids[0], event: "dashboard.created", attemptLog: [] });
-    expect(one.body.payload).toEqual({ event: "dashboard.created", data: { id: expect.any(String), name: "Sales" }, timestamp: expect.stringMatching(ISO_MS) });
+    expect(one.body.payload).toEqual({ event: "dashboard.created", data: expect.objectContaining({ name: "Sales" }), timestamp: expect.stringMatching(ISO_MS) });
   });
 
   it("redeliver makes a finished delivery pending again and sends it", async () => {

@@ -8,7 +8,7 @@ import { webhookDeliveries } from "../src/db/schema";
 import { sweepPendingDeliveries } from "../src/queues/webhook-sweeper";
 import { createWebhookPublisher } from "../src/services/webhook-outbox";
 import { api, registerOrg } from "./helpers";
-import { config, db, deliveryRow, fakeQueue, harmlessChange, orgIdOf, runScheduled, subscribe, waitForStatus } from "./webhook-helpers";
+import { config, db, deliveryRow, eventDataFor, fakeQueue, harmlessChange, orgIdOf, runScheduled, subscribe, waitForStatus } from "./webhook-helpers";
 
 describe("webhook deliveries through the Queue", () => {
   it("a ping arrives signed, verifiable with the standardwebhooks library, and is logged", async () => {
@@ -94,7 +94,12 @@ describe("webhook deliveries through the Queue", () => {
     // The change commits while the Queue is down: its delivery is written but never sent.
     const { queue } = fakeQueue(true);
     await createWebhookPublisher({ queue }).commit(db, [harmlessChange()], [
-      { event: "dashboard.updated", organizationId: org, data: { id: "d1", name: "Renamed", updatedBy: admin.id }, timestamp: new Date().toISOString() },
+      {
+        event: "dashboard.updated",
+        organizationId: org,
+        data: { ...eventDataFor("dashboard.updated"), name: "Renamed", updatedBy: admin.id },
+        timestamp: new Date().toISOString(),
+      },
     ]);
     const [stuck] = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.subscriptionId, sub.id));
     expect(stuck).toMatchObject({ status: "pending", attempts: 0 });
@@ -108,7 +113,7 @@ describe("webhook deliveries through the Queue", () => {
     const [got] = await sub.sink.waitFor(1);
     expect(got!.headers["webhook-id"]).toBe(stuck!.id);
     expect(got!.verifiedBy).toEqual([true]);
-    expect(JSON.parse(got!.body)).toMatchObject({ event: "dashboard.updated", data: { id: "d1", name: "Renamed" } });
+    expect(JSON.parse(got!.body)).toMatchObject({ event: "dashboard.updated", data: { name: "Renamed", updatedBy: admin.id } });
     await waitForStatus(admin, sub.id, stuck!.id, "succeeded");
   });
 
@@ -118,7 +123,7 @@ describe("webhook deliveries through the Queue", () => {
     const org = await orgIdOf(admin);
     const { queue } = fakeQueue(true);
     const publisher = createWebhookPublisher({ queue });
-    const ev = () => ({ event: "widget.created" as const, organizationId: org, data: { id: crypto.randomUUID() }, timestamp: new Date().toISOString() });
+    const ev = () => ({ event: "widget.created" as const, organizationId: org, data: eventDataFor("widget.created"), timestamp: new Date().toISOString() });
     await publisher.commit(db, [harmlessChange()], [ev(), ev(), ev()]);
     const rows = await db.select().from(webhookDeliveries).where(eq(webhookDeliveries.organizationId, org));
     const grace = config().webhooks.sweepGraceSeconds * 1000;

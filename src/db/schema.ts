@@ -168,6 +168,8 @@ export const WEBHOOK_EVENTS = [
   "widget.deleted",
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+/** What a delivery can carry: an event, or the `webhook.ping` sent on request. */
+export type DeliveryEvent = WebhookEvent | "webhook.ping";
 
 export const webhookSubscriptions = sqliteTable(
   "webhook_subscriptions",
@@ -179,7 +181,7 @@ export const webhookSubscriptions = sqliteTable(
     url: text("url").notNull(),
     description: text("description"),
     // A JSON array of event names, or ["*"].
-    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    events: text("events", { mode: "json" }).$type<(WebhookEvent | "*")[]>().notNull(),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     disabledReason: text("disabled_reason"),
     secretEncrypted: text("secret_encrypted").notNull(),
@@ -208,7 +210,7 @@ export const webhookDeliveries = sqliteTable(
     subscriptionId: text("subscription_id")
       .notNull()
       .references(() => webhookSubscriptions.id, { onDelete: "cascade" }),
-    event: text("event").notNull(),
+    event: text("event").$type<DeliveryEvent>().notNull(),
     // The exact JSON body sent on every attempt (signatures cover these bytes).
     payload: text("payload").notNull(),
     status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("pending"),

@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { ErrorBody } from "../schemas/errors";
 
 /** A field-level problem, `field` being a dotted path into the request (`connection.port`). */
 export interface ErrorDetail {
@@ -7,7 +8,7 @@ export interface ErrorDetail {
 }
 
 // The machine codes a client can see, and the HTTP status each one always maps to.
-const STATUS_BY_CODE = {
+export const STATUS_BY_CODE = {
   validation_error: 400,
   invalid_credentials: 401,
   unauthorized: 401,
@@ -23,6 +24,10 @@ const STATUS_BY_CODE = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;
+export const ERROR_CODES = Object.keys(STATUS_BY_CODE) as [ErrorCode, ...ErrorCode[]];
+
+/** The codes that answer with `status` (the API document lists them per response). */
+export const codesForStatus = (status: number): ErrorCode[] => ERROR_CODES.filter((code) => STATUS_BY_CODE[code] === status);
 
 /** The one error type every layer throws; `onError` renders it in the spec's shape. */
 export class ApiError extends Error {
@@ -39,7 +44,7 @@ export class ApiError extends Error {
     this.status = STATUS_BY_CODE[code];
   }
 
-  toBody() {
+  toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message, details: this.details } };
   }
 }

@@ -5,14 +5,23 @@ import type { Database } from "../env";
 import type { Statement } from "../services/events";
 
 export const paginationQuery = {
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1).describe("Page number, from 1"),
+  limit: z.coerce.number().int().min(1).max(100).default(20).describe("Items per page"),
 };
 
-export interface Page<T> {
-  data: T[];
-  meta: { total: number; page: number; limit: number; pages: number };
-}
+export const pageMeta = z
+  .object({
+    total: z.number().int().min(0).describe("Items matching the filters, on all pages"),
+    page: z.number().int().min(1),
+    limit: z.number().int().min(1).max(100),
+    pages: z.number().int().min(0).describe("ceil(total / limit)"),
+  })
+  .describe("Where this page sits in the whole list");
+
+/** The list envelope every paginated route answers with. */
+export const pageSchema = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), meta: pageMeta });
+
+export type Page<T> = { data: T[]; meta: z.output<typeof pageMeta> };
 
 export function pageOf<T>(data: T[], total: number, page: number, limit: number): Page<T> {
   return { data, meta: { total, page, limit, pages: Math.ceil(total / limit) } };

@@ -182,4 +182,5 @@ export const RATE_LIMIT_HEADER_NAMES = [
   "X-RateLimit-Limit",
   "X-RateLimit-Remaining",
   "X-RateLimit-Reset",
-];
+] as const;
+export type RateLimitHeaderName = (typeof RATE_LIMIT_HEADER_NAMES)[number];

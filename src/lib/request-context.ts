@@ -9,7 +9,7 @@ export interface RequestContext {
 export const requestContext = new AsyncLocalStorage<RequestContext>();
 
 /** A client's X-Request-Id is kept when it is a plain token; anything else gets a fresh id. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
 export function chooseRequestId(fromClient: string | undefined, cfRay: string | undefined): string {
   if (fromClient !== undefined && SANE_REQUEST_ID.test(fromClient)) return fromClient;

@@ -5,7 +5,7 @@ import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
 import { byOrganization, rateLimit } from "../middleware/rate-limit";
 import { idParam } from "../schemas/common";
-import { testConnectionBody } from "../schemas/data-source-connection";
+import { testConnectionBody, type ConnectionTestResult } from "../schemas/data-source-connection";
 import { testConnection, testSavedConnection, type TestRunOptions } from "../services/connection-tests";
 import { isSampleDataSource, testSampleSource } from "../services/sample-source";
 
@@ -31,10 +31,11 @@ export const dataSourceTestRoutes = new Hono<AppEnv>()
     requireRole("editor"),
     limitConnectionTests,
     validate("json", testConnectionBody),
-    async (c) => c.json(await testConnection(c.req.valid("json"), runOptions(c))),
+    async (c) => c.json((await testConnection(c.req.valid("json"), runOptions(c))) satisfies ConnectionTestResult),
   )
   .post("/:id/test", requireAuth, requireRole("editor"), limitConnectionTests, validate("param", idParam), async (c) => {
     const { id } = c.req.valid("param");
-    if (isSampleDataSource(id)) return c.json(await testSampleSource(c.var.sampleDb));
-    return c.json(await testSavedConnection(c.var.db, c.var.actor, id, c.var.config.encryptionKey, runOptions(c)));
+    if (isSampleDataSource(id)) return c.json((await testSampleSource(c.var.sampleDb)) satisfies ConnectionTestResult);
+    const result = await testSavedConnection(c.var.db, c.var.actor, id, c.var.config.encryptionKey, runOptions(c));
+    return c.json(result satisfies ConnectionTestResult);
   });

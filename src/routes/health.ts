@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { errorFields, log } from "../lib/log";
+import type { HealthResponse } from "../schemas/health";
 
 export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
   try {
@@ -11,5 +12,5 @@ export const healthRoutes = new Hono<AppEnv>().get("/", async (c) => {
     log("error", "health check: D1 query failed", errorFields(err));
     throw new ApiError("service_unavailable", "The database is unavailable");
   }
-  return c.json({ status: "ok" });
+  return c.json({ status: "ok" } satisfies HealthResponse);
 });

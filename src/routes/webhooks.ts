@@ -3,7 +3,14 @@ import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
 import { idParam } from "../schemas/common";
-import { createWebhookBody, deliveryParam, listDeliveriesQuery, listWebhooksQuery, updateWebhookBody } from "../schemas/webhooks";
+import {
+  createWebhookBody,
+  deliveryParam,
+  listDeliveriesQuery,
+  listWebhooksQuery,
+  updateWebhookBody,
+  type WebhookWithSecret,
+} from "../schemas/webhooks";
 import { enqueueOrLeaveForSweeper } from "../services/webhook-outbox";
 import {
   createWebhook,
@@ -29,7 +36,7 @@ export const webhookRoutes = new Hono<AppEnv>()
   .post("/", validate("json", createWebhookBody), async (c) => {
     const { subscription, secret } = await createWebhook(c.var.db, c.var.actor, c.req.valid("json"), c.var.config);
     // The only response that ever carries the secret.
-    return c.json({ ...toWebhookResponse(subscription), secret }, 201);
+    return c.json({ ...toWebhookResponse(subscription), secret } satisfies WebhookWithSecret, 201);
   })
   .get("/:id", validate("param", idParam), async (c) => {
     return c.json(toWebhookResponse(await getWebhook(c.var.db, c.var.actor, c.req.valid("param").id)));
@@ -44,7 +51,7 @@ export const webhookRoutes = new Hono<AppEnv>()
   })
   .post("/:id/rotate-secret", validate("param", idParam), async (c) => {
     const { subscription, secret } = await rotateWebhookSecret(c.var.db, c.var.actor, c.req.valid("param").id, c.var.config);
-    return c.json({ ...toWebhookResponse(subscription), secret });
+    return c.json({ ...toWebhookResponse(subscription), secret } satisfies WebhookWithSecret);
   })
   .post("/:id/ping", validate("param", idParam), async (c) => {
     const delivery = await pingWebhook(c.var.db, c.var.actor, c.req.valid("param").id);

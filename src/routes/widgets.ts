@@ -2,7 +2,17 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { validate } from "../lib/validate";
 import { requireAuth, requireRole } from "../middleware/auth";
-import { createWidgetBody, dashboardIdParam, listWidgetsQuery, updateWidgetBody, widgetDataQuery, widgetIdParams } from "../schemas/widgets";
+import {
+  createWidgetBody,
+  dashboardIdParam,
+  listWidgetsQuery,
+  updateWidgetBody,
+  widgetDataQuery,
+  widgetIdParams,
+  type WidgetDataResponse,
+  type WidgetResponse,
+} from "../schemas/widgets";
+import type { Page } from "../lib/pagination";
 import {
   createWidget,
   deleteWidget,
@@ -19,7 +29,7 @@ export const widgetRoutes = new Hono<AppEnv>()
   .use("*", requireAuth)
   .get("/", validate("param", dashboardIdParam), validate("query", listWidgetsQuery), async (c) => {
     const page = await listWidgets(c.var.db, c.var.actor, c.req.valid("param").dashboardId, c.req.valid("query"));
-    return c.json({ data: await presentWidgets(c.var, page.data), meta: page.meta });
+    return c.json({ data: await presentWidgets(c.var, page.data), meta: page.meta } satisfies Page<WidgetResponse>);
   })
   .post("/", requireRole("editor"), validate("param", dashboardIdParam), validate("json", createWidgetBody), async (c) => {
     const { dashboardId } = c.req.valid("param");
@@ -34,7 +44,8 @@ export const widgetRoutes = new Hono<AppEnv>()
     const { dashboardId, id } = c.req.valid("param");
     const widget = await getWidget(c.var.db, c.var.actor, dashboardId, id);
     // 200 with the widget's `data`, whatever it holds: a failing query is data about the widget, not a failed request.
-    return c.json({ id: widget.id, data: await widgetData(c.var, widget, { refresh: c.req.valid("query").refresh }) });
+    const data = await widgetData(c.var, widget, { refresh: c.req.valid("query").refresh });
+    return c.json({ id: widget.id, data } satisfies WidgetDataResponse);
   })
   .patch("/:id", requireRole("editor"), validate("param", widgetIdParams), validate("json", updateWidgetBody), async (c) => {
     const { dashboardId, id } = c.req.valid("param");

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { email, newPassword, personName } from "./common";
+import { userResponse } from "./users";
 
 export const registerBody = z.strictObject({
   email,
@@ -21,3 +22,18 @@ export const refreshTokenBody = z.strictObject({
 
 export type RegisterInput = z.infer<typeof registerBody>;
 export type LoginInput = z.infer<typeof loginBody>;
+
+// ---- Responses
+
+export const tokenPair = z.object({
+  accessToken: z.string().describe("A JWT (HS256) for `Authorization: Bearer`; ends with its session"),
+  refreshToken: z.string().describe("Opaque; spent by one refresh, which returns a new one"),
+  expiresIn: z.number().int().positive().describe("Seconds until the access token expires"),
+});
+
+export const sessionResponse = tokenPair.extend({
+  user: userResponse.pick({ id: true, email: true, firstName: true, lastName: true, role: true }),
+});
+
+export type TokenPair = z.output<typeof tokenPair>;
+export type Session = z.output<typeof sessionResponse>;

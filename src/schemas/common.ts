@@ -25,7 +25,8 @@ export const sortParam = <const F extends readonly [string, ...string[]]>(fields
     .transform((value) => ({
       field: value.replace(/^-/, "") as F[number],
       direction: value.startsWith("-") ? ("desc" as const) : ("asc" as const),
-    }));
+    }))
+    .describe("Sort field; a leading - sorts descending");
 
 /** `true` / `false` in a query string. */
 export const booleanQuery = z.enum(["true", "false"]).transform((v) => v === "true");
@@ -36,7 +37,8 @@ export const searchQuery = z
   .trim()
   .max(200)
   .transform((v) => (v === "" ? undefined : v))
-  .optional();
+  .optional()
+  .describe("Case-insensitive substring of the name");
 
 /** A display name: 1–200 characters after trimming. */
 export const displayName = z
@@ -49,3 +51,11 @@ export const displayName = z
 export const nonEmptyPatch = <T extends Record<string, unknown>>(value: T) =>
   Object.values(value).some((v) => v !== undefined);
 export const NON_EMPTY_PATCH = { message: "At least one field must be given", path: [] as string[] };
+
+// ---- Response building blocks
+
+/** Every timestamp the API returns: ISO 8601 UTC with milliseconds (`Date#toISOString`). */
+export const timestamp = z.iso.datetime().describe("ISO 8601 UTC, e.g. 2024-01-02T10:00:00.000Z");
+
+/** A JSON object the client owns (dashboard layout, widget config), returned as stored. */
+export const clientObject = z.record(z.string(), z.unknown());

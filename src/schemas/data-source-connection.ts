@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { FAILURE_CODES } from "../connectors/types";
 import { DATA_SOURCE_TYPES, SSL_MODES, type SslMode } from "../db/schema";
 import { canonicalHost, parseIpv4, parseIpv6 } from "../lib/host-guard";
 
@@ -49,6 +50,23 @@ export const testConnectionBody = z.strictObject({
   connection: dataSourceConnection,
 });
 
+/** A connection test's answer: a failed connection is a successful test (200, `success: false`). */
+export const connectionTestResult = z.discriminatedUnion("success", [
+  z.object({
+    success: z.literal(true),
+    message: z.literal("Connection successful"),
+    latencyMs: z.number().min(0),
+    serverVersion: z.string().describe('The server\'s product and version, e.g. "PostgreSQL 15.4"'),
+  }),
+  z.object({
+    success: z.literal(false),
+    code: z.enum(FAILURE_CODES).describe("What went wrong, in words a person can act on (docs/connections.md)"),
+    message: z.string(),
+    details: z.array(z.object({ field: z.string(), message: z.string() })),
+  }),
+]);
+
+export type ConnectionTestResult = z.output<typeof connectionTestResult>;
 export type ConnectionInput = z.infer<typeof dataSourceConnection>;
 export type TestConnectionInput = z.infer<typeof testConnectionBody>;
 

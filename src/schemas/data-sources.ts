@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { DATA_SOURCE_TYPES } from "../db/schema";
-import { paginationQuery } from "../lib/pagination";
-import { connectionFields, sslMode } from "./data-source-connection";
-import { NON_EMPTY_PATCH, displayName, nonEmptyPatch, searchQuery, sortParam } from "./common";
+import { pageSchema, paginationQuery } from "../lib/pagination";
+import { connectionFields, dataSourceType, sslMode } from "./data-source-connection";
+import { NON_EMPTY_PATCH, displayName, nonEmptyPatch, searchQuery, sortParam, timestamp, uuid } from "./common";
 
 const { host, port, database, username } = connectionFields;
 // `null` removes a stored password; otherwise the connection schema's rules (no control characters).
@@ -51,3 +51,49 @@ export const listDataSourcesQuery = z.object({
 export type CreateDataSourceInput = z.infer<typeof createDataSourceBody>;
 export type UpdateDataSourceInput = z.infer<typeof updateDataSourceBody>;
 export type ListDataSourcesQuery = z.infer<typeof listDataSourcesQuery>;
+
+// ---- Responses
+
+export const dataSourceResponse = z.object({
+  id: uuid,
+  name: z.string(),
+  type: dataSourceType,
+  connection: z
+    .object({
+      host: z.string(),
+      port: z.number().int(),
+      database: z.string(),
+      username: z.string(),
+      ssl: sslMode.describe("The mode a connection uses (the stored one, else the default for the host)"),
+      hasPassword: z.boolean().describe("The password is write-only: only whether one is stored comes out"),
+    })
+    .describe("Where the source connects; never the password"),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+/** The built-in sample source as GET /api/data-sources/{id} shows it: read-only, nothing to connect to. */
+export const sampleDataSourceDetail = z.object({
+  id: uuid,
+  name: z.string(),
+  type: z.literal("sample"),
+  connection: z.null(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const dataSourceDetail = z.union([dataSourceResponse, sampleDataSourceDetail]);
+
+/** List items (every member may list sources): no connection details. */
+export const dataSourceListItem = z.object({
+  id: uuid,
+  name: z.string(),
+  type: z.enum([...DATA_SOURCE_TYPES, "sample"]),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export const dataSourcePage = pageSchema(dataSourceListItem);
+
+export type DataSourceResponse = z.output<typeof dataSourceResponse>;
+export type SampleDataSourceDetail = z.output<typeof sampleDataSourceDetail>;
+export type DataSourceListItem = z.output<typeof dataSourceListItem>;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { ROLES } from "../db/schema";
-import { paginationQuery } from "../lib/pagination";
-import { NON_EMPTY_PATCH, email, newPassword, nonEmptyPatch, personName, sortParam } from "./common";
+import { pageSchema, paginationQuery } from "../lib/pagination";
+import { NON_EMPTY_PATCH, email, newPassword, nonEmptyPatch, personName, sortParam, timestamp, uuid } from "./common";
 
 export const updateMeBody = z
   .strictObject({ firstName: personName.optional(), lastName: personName.optional() })
@@ -38,3 +38,18 @@ export type UpdateMeInput = z.infer<typeof updateMeBody>;
 export type CreateUserInput = z.infer<typeof createUserBody>;
 export type UpdateUserInput = z.infer<typeof updateUserBody>;
 export type ListUsersQuery = z.infer<typeof listUsersQuery>;
+
+// ---- Responses
+
+export const userResponse = z.object({
+  id: uuid,
+  email: z.string().describe("Lower-cased; unique across the whole service"),
+  firstName: z.string(),
+  lastName: z.string(),
+  role: z.enum(ROLES),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export const userPage = pageSchema(userResponse);
+
+export type UserResponse = z.output<typeof userResponse>;

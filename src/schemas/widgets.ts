@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { WIDGET_TYPES } from "../db/schema";
-import { paginationQuery } from "../lib/pagination";
-import { NON_EMPTY_PATCH, booleanQuery, displayName, jsonObject, nonEmptyPatch, uuid } from "./common";
+import { pageSchema, paginationQuery } from "../lib/pagination";
+import { COLUMN_TYPES, WIDGET_DATA_ERROR_CODES } from "../lib/query-result";
+import { NON_EMPTY_PATCH, booleanQuery, clientObject, displayName, jsonObject, nonEmptyPatch, timestamp, uuid } from "./common";
 
 /** The dashboard grid: 12 columns; rows grow downwards. */
 export const GRID = {
@@ -50,10 +51,16 @@ const queryConfig = z.object({
   cacheTtlSeconds: z.number().int().min(0).max(MAX_CACHE_TTL_SECONDS).optional(),
 });
 
-const widgetConfig = jsonObject(CONFIG_MAX_BYTES).superRefine((value, ctx) => {
-  const result = queryConfig.safeParse(value);
-  if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
-});
+const widgetConfig = jsonObject(CONFIG_MAX_BYTES)
+  .superRefine((value, ctx) => {
+    const result = queryConfig.safeParse(value);
+    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path });
+  })
+  .describe(
+    "The client's visualization options (passed through), plus `query` (one read-only SQL statement), " +
+      "`params` (values for its :name placeholders) and `cacheTtlSeconds` (0–604800, default 300); at most 64 KiB of JSON. " +
+      "See docs/widget-data.md.",
+  );
 
 export const widgetIdParams = z.object({ dashboardId: uuid, id: uuid });
 export const dashboardIdParam = z.object({ dashboardId: uuid });
@@ -94,3 +101,66 @@ export const widgetDataQuery = z.object({ refresh: booleanQuery.optional().defau
 export type CreateWidgetInput = z.infer<typeof createWidgetBody>;
 export type UpdateWidgetInput = z.infer<typeof updateWidgetBody>;
 export type ListWidgetsQuery = z.infer<typeof listWidgetsQuery>;
+
+// ---- Responses
+
+/** One cell of a result row: bigint/decimal as strings, dates ISO, bytes base64, json any value. */
+const cell = z.union([z.string(), z.number(), z.boolean(), z.null(), z.record(z.string(), z.unknown()), z.array(z.unknown())]);
+
+export const widgetQueryResult = z
+  .object({
+    columns: z.array(z.object({ name: z.string(), type: z.enum(COLUMN_TYPES) })),
+    rows: z.array(z.array(cell)).describe("One array per row, in `columns` order"),
+    rowCount: z.number().int().min(0),
+    truncated: z.boolean().describe("True when QUERY_MAX_ROWS or QUERY_MAX_BYTES cut the result"),
+    durationMs: z.number().min(0),
+    cachedAt: timestamp.nullable().describe("When the cached result was made; null for a fresh run"),
+  })
+  .describe("The widget's query result");
+
+export const widgetDataError = z
+  .object({
+    error: z.object({ code: z.enum(WIDGET_DATA_ERROR_CODES), message: z.string() }),
+  })
+  .describe("The widget's query failed; the request itself succeeded");
+
+/** `data`: a result, the widget's own error, or `{}` for a widget with nothing to run. */
+export const widgetData = z
+  .union([widgetQueryResult, widgetDataError, z.strictObject({}).describe("Nothing to run: a text widget, or no query yet")])
+  .describe("The widget's data (docs/widget-data.md)");
+
+export const widgetResponse = z.object({
+  id: uuid,
+  type: z.enum(WIDGET_TYPES),
+  title: z.string(),
+  config: clientObject.describe("Visualization options, plus `query`, `params` and `cacheTtlSeconds`"),
+  data: widgetData,
+  dashboardId: uuid,
+  dataSourceId: uuid.nullable(),
+  x: z.number().int(),
+  y: z.number().int(),
+  width: z.number().int(),
+  height: z.number().int(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+/** The tokenless view: no links to other resources, and the config without `query` and `params`. */
+export const publicWidgetResponse = widgetResponse.pick({
+  id: true,
+  type: true,
+  title: true,
+  config: true,
+  data: true,
+  x: true,
+  y: true,
+  width: true,
+  height: true,
+});
+
+export const widgetPage = pageSchema(widgetResponse);
+export const widgetDataResponse = z.object({ id: uuid, data: widgetData });
+
+export type WidgetResponse = z.output<typeof widgetResponse>;
+export type PublicWidgetResponse = z.output<typeof publicWidgetResponse>;
+export type WidgetDataResponse = z.output<typeof widgetDataResponse>;

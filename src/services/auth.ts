@@ -6,15 +6,8 @@ import { ApiError, forbidden, unauthorized } from "../lib/errors";
 import { signAccessToken } from "../lib/jwt";
 import { isUniqueViolation } from "../lib/sql";
 import { nowIso } from "../lib/time";
-import type { LoginInput, RegisterInput } from "../schemas/auth";
+import type { LoginInput, RegisterInput, Session, TokenPair } from "../schemas/auth";
 import { emailTaken } from "./users";
-
-export interface Session {
-  accessToken: string;
-  refreshToken: string;
-  expiresIn: number;
-  user: { id: string; email: string; firstName: string; lastName: string; role: User["role"] };
-}
 
 const invalidCredentials = () => new ApiError("invalid_credentials", "Invalid email or password");
 const invalidRefreshToken = () => unauthorized("Invalid or expired refresh token");
@@ -118,7 +111,7 @@ async function revokeFamily(db: Database, familyId: string): Promise<void> {
  * Rotates a refresh token. A token that was already rotated (or revoked) is a sign it was
  * stolen: the whole family is revoked, so both the thief and the owner must log in again.
  */
-export async function refresh(db: Database, config: Config, token: string) {
+export async function refresh(db: Database, config: Config, token: string): Promise<TokenPair> {
   const row = await db
     .select()
     .from(refreshTokens)

@@ -6,12 +6,22 @@ import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { escapeLike, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
-import type { CreateDashboardInput, ListDashboardsQuery, UpdateDashboardInput } from "../schemas/dashboards";
+import type {
+  CreateDashboardInput,
+  DashboardDetail,
+  DashboardListItem,
+  DashboardResponse,
+  ListDashboardsQuery,
+  PublicDashboardResponse,
+  UpdateDashboardInput,
+} from "../schemas/dashboards";
+import type { WidgetResponse } from "../schemas/widgets";
+import type { EventData } from "../schemas/webhooks";
 import { changedARow, domainEvent, type DomainEvent, type EventPublisher } from "./events";
-import { WIDGET_ORDER, toPublicWidgetResponse, widgetEvent, type WidgetResponse } from "./widgets";
+import { WIDGET_ORDER, toPublicWidgetResponse, widgetEvent } from "./widgets";
 
 /** The one place a dashboard becomes a response (POST and PATCH answer with this). */
-export function toDashboardResponse(dashboard: Dashboard) {
+export function toDashboardResponse(dashboard: Dashboard): DashboardResponse {
   return {
     id: dashboard.id,
     name: dashboard.name,
@@ -23,21 +33,20 @@ export function toDashboardResponse(dashboard: Dashboard) {
     updatedAt: dashboard.updatedAt,
   };
 }
-export type DashboardResponse = ReturnType<typeof toDashboardResponse>;
 
 /** List items: the spec's list shape, without the layout. */
-export function toDashboardListItem(dashboard: Dashboard) {
+export function toDashboardListItem(dashboard: Dashboard): DashboardListItem {
   const { layout: _layout, ...item } = toDashboardResponse(dashboard);
   return item;
 }
 
 /** GET /:id: the dashboard with its widgets in grid order. */
-export function toDashboardDetail(dashboard: Dashboard, widgetResponses: WidgetResponse[]) {
+export function toDashboardDetail(dashboard: Dashboard, widgetResponses: WidgetResponse[]): DashboardDetail {
   return { ...toDashboardResponse(dashboard), widgets: widgetResponses };
 }
 
 /** The tokenless view of a public dashboard: no user ids, emails or links to other resources. */
-export function toPublicDashboardResponse(dashboard: Dashboard, widgetResponses: WidgetResponse[]) {
+export function toPublicDashboardResponse(dashboard: Dashboard, widgetResponses: WidgetResponse[]): PublicDashboardResponse {
   return { ...toDashboardResponse(dashboard), widgets: widgetResponses.map(toPublicWidgetResponse) };
 }
 
@@ -175,14 +184,17 @@ const countDeleting = (db: Database, actor: Actor, applies: SQL | undefined) =>
     .set({ dashboardCount: sql`${organizations.dashboardCount} - 1` })
     .where(and(eq(organizations.id, actor.organizationId), sql`EXISTS (SELECT 1 FROM ${dashboards} WHERE ${applies})`));
 
-function dashboardEvent(
-  event: "dashboard.created" | "dashboard.updated" | "dashboard.deleted",
+type DashboardEvent = "dashboard.created" | "dashboard.updated" | "dashboard.deleted";
+
+/** A dashboard event; `extra` is the rest of that event's documented `data` (src/schemas/webhooks.ts). */
+function dashboardEvent<E extends DashboardEvent>(
+  event: E,
   actor: Actor,
   dashboard: Dashboard,
   timestamp: string,
-  extra: Record<string, unknown>,
+  extra: Omit<EventData<E>, "id" | "name">,
 ): DomainEvent {
-  return domainEvent(event, actor, { id: dashboard.id, name: dashboard.name, ...extra }, timestamp);
+  return domainEvent(event, actor, { id: dashboard.id, name: dashboard.name, ...extra } as EventData<E>, timestamp);
 }
 
 export async function createDashboard(
@@ -252,7 +264,7 @@ export async function updateDashboard(
   const next: Dashboard = { ...existing, ...changes, updatedBy: actor.userId, updatedAt: now };
   const event = dashboardEvent("dashboard.updated", actor, next, now, {
     isPublic: next.isPublic,
-    changedFields: Object.keys(changes),
+    changedFields: Object.keys(changes) as (keyof UpdateDashboardInput)[],
     updatedBy: actor.userId,
   });
   event.onlyIf = changedARow;

@@ -9,9 +9,13 @@ import { nowIso } from "../lib/time";
 import { effectiveSslMode, PASSWORD_RESEND_MESSAGE, requiresPasswordResend } from "../schemas/data-source-connection";
 import {
   type CreateDataSourceInput,
+  type DataSourceListItem,
+  type DataSourceResponse,
   type ListDataSourcesQuery,
+  type SampleDataSourceDetail,
   type UpdateDataSourceInput,
 } from "../schemas/data-sources";
+import type { Page } from "../lib/pagination";
 import { isSampleDataSource, sampleDataSourceResponse } from "./sample-source";
 
 /** Where a source connects, without its password; `ssl` is the mode a connection will use. */
@@ -27,7 +31,7 @@ const connectionOf = (row: DataSource) => ({
  * The one place a data source becomes a response. The password is write-only: only whether
  * one is stored comes out, never the ciphertext or the plaintext.
  */
-export function toDataSourceResponse(row: DataSource) {
+export function toDataSourceResponse(row: DataSource): DataSourceResponse {
   return {
     id: row.id,
     name: row.name,
@@ -40,13 +44,12 @@ export function toDataSourceResponse(row: DataSource) {
     updatedAt: row.updatedAt,
   };
 }
-export type DataSourceResponse = ReturnType<typeof toDataSourceResponse>;
 
 /**
  * List items have the spec's shape, without `connection`: every member may list sources (to pick
  * one for a widget), but host and user names are for admins, who read them with GET /:id.
  */
-export function toDataSourceListItem(row: DataSource) {
+export function toDataSourceListItem(row: DataSource): DataSourceListItem {
   const { connection: _connection, ...item } = toDataSourceResponse(row);
   return item;
 }
@@ -59,7 +62,7 @@ function assertNotSample(id: string): void {
 }
 
 /** GET /api/data-sources/:id for the sample: no connection to show. */
-export function sampleDataSourceDetail() {
+export function sampleDataSourceDetail(): SampleDataSourceDetail {
   const { id, name, type, createdAt, updatedAt } = sampleDataSourceResponse();
   return { id, name, type, connection: null, createdAt, updatedAt };
 }
@@ -84,7 +87,7 @@ const DATA_SOURCE_SORT = {
 } as const;
 
 /** The sample source's list item, if the list's filters let it through. */
-function sampleListItem(query: ListDataSourcesQuery) {
+function sampleListItem(query: ListDataSourcesQuery): DataSourceListItem | null {
   const sample = sampleDataSourceResponse();
   if (query.type && query.type !== sample.type) return null;
   if (query.q && !sample.name.toLowerCase().includes(query.q.toLowerCase())) return null;
@@ -96,7 +99,7 @@ function sampleListItem(query: ListDataSourcesQuery) {
  * The organization's sources, with the built-in sample first on the first page whatever the
  * sort (it counts in `total`, so later pages shift by one).
  */
-export async function listDataSources(db: Database, actor: Actor, query: ListDataSourcesQuery) {
+export async function listDataSources(db: Database, actor: Actor, query: ListDataSourcesQuery): Promise<Page<DataSourceListItem>> {
   const sample = sampleListItem(query);
   const skip = offsetOf(query.page, query.limit);
   const samplesOnPage = sample && skip === 0 ? 1 : 0;

@@ -2,6 +2,7 @@ import { sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { WebhookEvent } from "../db/schema";
 import type { Database } from "../env";
+import type { EventData } from "../schemas/webhooks";
 
 /** A change to a dashboard or widget, in the spec's webhook payload shape. */
 export interface DomainEvent {
@@ -19,10 +20,10 @@ export interface DomainEvent {
 export type Statement = BatchItem<"sqlite">;
 
 /** An event of the actor's organization, stamped with the change's time. */
-export function domainEvent(
-  event: WebhookEvent,
+export function domainEvent<E extends WebhookEvent>(
+  event: E,
   actor: { organizationId: string },
-  data: Record<string, unknown>,
+  data: EventData<E>,
   timestamp: string,
 ): DomainEvent {
   return { event, organizationId: actor.organizationId, data, timestamp };

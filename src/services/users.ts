@@ -7,10 +7,10 @@ import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { isUniqueViolation, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
-import type { CreateUserInput, ListUsersQuery, UpdateMeInput, UpdateUserInput } from "../schemas/users";
+import type { CreateUserInput, ListUsersQuery, UpdateMeInput, UpdateUserInput, UserResponse } from "../schemas/users";
 
 /** The one place a user becomes a response: the password hash cannot get out. */
-export function toUserResponse(user: User) {
+export function toUserResponse(user: User): UserResponse {
   return {
     id: user.id,
     email: user.email,
@@ -21,7 +21,6 @@ export function toUserResponse(user: User) {
     updatedAt: user.updatedAt,
   };
 }
-export type UserResponse = ReturnType<typeof toUserResponse>;
 
 /**
  * The current identity behind a token: one row if the user still exists in the token's

@@ -17,9 +17,14 @@ import { generateWebhookSecret } from "../lib/webhook-signature";
 import {
   PING_EVENT,
   type CreateWebhookInput,
+  type DeliveryAttempt,
+  type DeliveryDetail,
+  type DeliveryResponse,
   type ListDeliveriesQuery,
   type ListWebhooksQuery,
   type UpdateWebhookInput,
+  type WebhookPayload,
+  type WebhookResponse,
 } from "../schemas/webhooks";
 import { payloadOf } from "./webhook-outbox";
 
@@ -27,7 +32,7 @@ import { payloadOf } from "./webhook-outbox";
 export const SECRET_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
 
 /** The one place a subscription becomes a response: no secret, current or previous, can get out. */
-export function toWebhookResponse(sub: WebhookSubscription) {
+export function toWebhookResponse(sub: WebhookSubscription): WebhookResponse {
   return {
     id: sub.id,
     url: sub.url,
@@ -44,9 +49,8 @@ export function toWebhookResponse(sub: WebhookSubscription) {
     updatedAt: sub.updatedAt,
   };
 }
-export type WebhookResponse = ReturnType<typeof toWebhookResponse>;
 
-export function toDeliveryResponse(d: WebhookDelivery) {
+export function toDeliveryResponse(d: WebhookDelivery): DeliveryResponse {
   return {
     id: d.id,
     subscriptionId: d.subscriptionId,
@@ -64,7 +68,7 @@ export function toDeliveryResponse(d: WebhookDelivery) {
   };
 }
 
-export function toAttemptResponse(a: WebhookDeliveryAttempt) {
+export function toAttemptResponse(a: WebhookDeliveryAttempt): DeliveryAttempt {
   return {
     attemptNumber: a.attemptNumber,
     startedAt: a.startedAt,
@@ -236,7 +240,7 @@ export async function listDeliveries(db: Database, actor: Actor, id: string, que
   return pageOf(rows.map(toDeliveryResponse), total, query.page, query.limit);
 }
 
-export async function getDelivery(db: Database, actor: Actor, id: string, deliveryId: string) {
+export async function getDelivery(db: Database, actor: Actor, id: string, deliveryId: string): Promise<DeliveryDetail> {
   const [[delivery], attempts] = await db.batch([
     db.select().from(webhookDeliveries).where(ownDelivery(actor, id, deliveryId)).limit(1),
     db
@@ -248,7 +252,8 @@ export async function getDelivery(db: Database, actor: Actor, id: string, delive
   if (!delivery) throw notFound("Delivery");
   return {
     ...toDeliveryResponse(delivery),
-    payload: JSON.parse(delivery.payload) as unknown,
+    // Written by payloadOf from a typed event (src/services/events.ts), so it has the documented shape.
+    payload: JSON.parse(delivery.payload) as WebhookPayload,
     // Every attempt, oldest first. (`attempts` stays the count, as in the list.)
     attemptLog: attempts.map(toAttemptResponse),
   };

@@ -4,7 +4,16 @@ import type { Actor, Database } from "../env";
 import { notFound, validationError } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
 import { nowIso } from "../lib/time";
-import { GRID, gridOverflowMessage, type CreateWidgetInput, type ListWidgetsQuery, type UpdateWidgetInput } from "../schemas/widgets";
+import type { EventData } from "../schemas/webhooks";
+import {
+  GRID,
+  gridOverflowMessage,
+  type CreateWidgetInput,
+  type ListWidgetsQuery,
+  type PublicWidgetResponse,
+  type UpdateWidgetInput,
+  type WidgetResponse,
+} from "../schemas/widgets";
 import { assertUsableDataSource } from "./data-sources";
 import { changedARow, domainEvent, type DomainEvent, type EventPublisher } from "./events";
 import { loadWidgetData, type WidgetData, type WidgetDataContext, type WidgetDataOptions } from "./widget-data";
@@ -18,7 +27,7 @@ export async function widgetData(ctx: WidgetDataContext, widget: Widget, options
 }
 
 /** The one place a widget becomes a response (the spec's widget fields, in the spec's order). */
-export function toWidgetResponse(widget: Widget, data: WidgetData) {
+export function toWidgetResponse(widget: Widget, data: WidgetData): WidgetResponse {
   return {
     id: widget.id,
     type: widget.type,
@@ -35,13 +44,12 @@ export function toWidgetResponse(widget: Widget, data: WidgetData) {
     updatedAt: widget.updatedAt,
   };
 }
-export type WidgetResponse = ReturnType<typeof toWidgetResponse>;
 
 /**
  * The public (tokenless) view: what is drawn, nothing that points at other resources or people.
  * The config loses its `query` and `params`: the public sees the results, not the SQL behind them.
  */
-export function toPublicWidgetResponse(widget: WidgetResponse) {
+export function toPublicWidgetResponse(widget: WidgetResponse): PublicWidgetResponse {
   const { id, type, title, config, data, x, y, width, height } = widget;
   const { query: _query, params: _params, ...drawing } = config;
   return { id, type, title, config: drawing, data, x, y, width, height };
@@ -100,14 +108,15 @@ export async function getWidget(db: Database, actor: Actor, dashboardId: string,
   return widget;
 }
 
-export function widgetEvent(
-  event: Extract<WebhookEvent, `widget.${string}`>,
+/** A widget event; `extra` is the rest of that event's documented `data` (src/schemas/webhooks.ts). */
+export function widgetEvent<E extends Extract<WebhookEvent, `widget.${string}`>>(
+  event: E,
   actor: Actor,
   widget: Widget,
   timestamp: string,
-  extra: Record<string, unknown>,
+  extra: Omit<EventData<E>, "id" | "title" | "type" | "dashboardId">,
 ): DomainEvent {
-  const data = { id: widget.id, title: widget.title, type: widget.type, dashboardId: widget.dashboardId, ...extra };
+  const data = { id: widget.id, title: widget.title, type: widget.type, dashboardId: widget.dashboardId, ...extra } as EventData<E>;
   return domainEvent(event, actor, data, timestamp);
 }
 
@@ -172,7 +181,7 @@ export async function updateWidget(
   const changes = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<Widget>;
   const next: Widget = { ...existing, ...changes, updatedBy: actor.userId, updatedAt: now };
   const event = widgetEvent("widget.updated", actor, next, now, {
-    changedFields: Object.keys(changes),
+    changedFields: Object.keys(changes) as (keyof UpdateWidgetInput)[],
     updatedBy: actor.userId,
   });
   // The event counts only if the update applied (see below).
