@@ -54,15 +54,28 @@ export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** A request that carries a body must say it is JSON: the API accepts nothing else. */
+// JSON text is UTF-8 (RFC 8259 §8.1). The body readers behind the validators replace bad bytes
+// with U+FFFD, which would store something other than what the client sent: refuse them here.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** A request that carries a body must say it is JSON and be UTF-8: the API accepts nothing else. */
 export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   if (WITH_BODY.has(c.req.method)) {
     const length = c.req.header("content-length");
     const hasBody = (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
-    if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
+    const isJson = JSON_TYPE.test(c.req.header("content-type") ?? "");
+    if (hasBody && !isJson) {
       throw new ApiError("validation_error", "Request body must be JSON (Content-Type: application/json)", [
         { field: "body", message: "Expected Content-Type application/json" },
       ]);
+    }
+    if (isJson && c.req.raw.body) {
+      // Read once here; Hono caches the bytes for the validator.
+      try {
+        utf8.decode(await c.req.arrayBuffer());
+      } catch {
+        throw new ApiError("validation_error", "Request body must be UTF-8", [{ field: "body", message: "Body is not valid UTF-8" }]);
+      }
     }
   }
   await next();
