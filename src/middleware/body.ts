@@ -3,7 +3,13 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
-const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
+// The rule Hono's json validator reads a body by (hono/validator): the media type before any
+// parameters, `application/json` or `application/<x>+json`. The gate must not be looser: a type
+// it let through that the validator does not read (`application/+json`) had the body ignored
+// and `{}` validated in its place.
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+export const isJsonContentType = (header: string | undefined) =>
+  JSON_MEDIA_TYPE.test((header ?? "").split(";")[0]!.trim().toLowerCase());
 
 // A refused chunked body is read to its end (up to this many times the limit) before answering,
 // so the client and any proxy in front see a complete exchange; past that the stream is cancelled.
@@ -63,7 +69,7 @@ export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   if (WITH_BODY.has(c.req.method)) {
     const length = c.req.header("content-length");
     const hasBody = (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
-    const isJson = JSON_TYPE.test(c.req.header("content-type") ?? "");
+    const isJson = isJsonContentType(c.req.header("content-type"));
     if (hasBody && !isJson) {
       throw new ApiError("validation_error", "Request body must be JSON (Content-Type: application/json)", [
         { field: "body", message: "Expected Content-Type application/json" },

@@ -295,7 +295,8 @@ export function expectedStatuses(t: FuzzTarget, c: FuzzCase, b: Built): Expectat
     else if (!bodyRead || b.bodyMustFail) invalid = true;
   }
   if (invalid) return only("invalid query or body", 400);
-  if (b.idClasses.includes("unknown")) return only("an id that is not the caller's", 404);
+  // The body is validated before the lookup: a mutated one may be refused first.
+  if (b.idClasses.includes("unknown")) return route.body && b.bodyMutated ? only("an unknown id, a mutated body", 404, 400) : only("an id that is not the caller's", 404);
 
   const statuses = new Set([...route.domain, ...extra]);
   // A mutation not known to break the body (a dropped optional field, a long string) may still.
