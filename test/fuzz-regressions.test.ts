@@ -3,6 +3,8 @@
 import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/env";
+import { decryptSecret, encryptSecret } from "../src/lib/crypto";
 import { fieldsOf, newDashboard, newWidget, widgetBody } from "./crud-helpers";
 import { api, expectError, registerOrg } from "./helpers";
 
@@ -123,8 +125,8 @@ describe("free-form JSON (layout, config) is stored as sent, or refused", () => 
   it.each([
     ['{"a":1e309}', "layout.a", "Numbers must be finite"],
     ['{"a":[1,-1e309]}', "layout.a.1", "Numbers must be finite"],
-    ['{"__proto__":{"x":1}}', "layout", 'The key "__proto__" is not allowed'],
-    ['{"a":{"b":{"__proto__":1}}}', "layout.a.b", 'The key "__proto__" is not allowed'],
+    ['{"__proto__":{"x":1}}', "layout.__proto__", 'The key "__proto__" is not allowed'],
+    ['{"a":{"b":{"__proto__":1}}}', "layout.a.b.__proto__", 'The key "__proto__" is not allowed'],
   ])("layout %s is a 400 on %s", async (layout, field, message) => {
     const admin = await registerOrg();
     const before = await count("dashboards");
@@ -140,7 +142,7 @@ describe("free-form JSON (layout, config) is stored as sent, or refused", () => 
       rawBody: JSON.stringify(widgetBody()).replace('"config":{}', '"config":{"__proto__":{"query":"SELECT 1"},"max":1e999}'),
       headers: { "content-type": "application/json" },
     });
-    expect(fieldsOf(expectError(res, 400, "validation_error"))).toEqual(["config"]);
+    expect(fieldsOf(expectError(res, 400, "validation_error"))).toEqual(["config.__proto__"]);
   });
 
   it("keeps keys like constructor and prototype, deep nesting and big finite numbers exactly", async () => {
@@ -150,5 +152,68 @@ describe("free-form JSON (layout, config) is stored as sent, or refused", () => 
     expect(res.status).toBe(201);
     const read = await api("GET", `/api/dashboards/${res.body.id}`, { token: admin.token });
     expect(read.body.layout).toEqual(JSON.parse(layout));
+  });
+});
+
+describe("strings are valid Unicode", () => {
+  // "\ud800" is valid JSON but no UTF-8 holds it: D1 stored three U+FFFD in its place.
+  it.each([
+    ['{"name":"\\ud800"}', "name"],
+    ['{"name":"a\\udfffb"}', "name"],
+    ['{"name":"ok","layout":{"k":["x","\\udbff"]}}', "layout.k.1"],
+    ['{"name":"ok","layout":{"\\ud800":1}}', "layout.\ud800"],
+    // Titles as JSON text: a lone surrogate in a test name cannot travel to the runner.
+  ].map(([text, field]) => [JSON.stringify(text), JSON.stringify(field), text!, field!] as const))("%s is a 400 on %s", async (_t, _f, text, field) => {
+    const admin = await registerOrg();
+    const before = await count("dashboards");
+    const res = await api("POST", "/api/dashboards", { token: admin.token, rawBody: text, headers: { "content-type": "application/json" } });
+    const details = expectError(res, 400, "validation_error");
+    expect(JSON.stringify(details)).toBe(JSON.stringify([{ field, message: "Must be valid Unicode text (a lone surrogate is not)" }]));
+    expect(await count("dashboards")).toBe(before);
+  });
+
+  it("keeps an escaped surrogate pair (an emoji) exactly", async () => {
+    const admin = await registerOrg();
+    const res = await api("POST", "/api/dashboards", { token: admin.token, rawBody: '{"name":"\\ud83d\\ude00 \\\\ud800"}', headers: { "content-type": "application/json" } });
+    expect(res.status).toBe(201);
+    expect(res.body.name).toBe("😀 \\ud800");
+  });
+});
+
+describe("search is a substring, whatever its length or bytes", () => {
+  // q went into a LIKE pattern: D1 refuses patterns over 50 bytes (a 500 for a 49-character
+  // search), and a NUL cut the pattern short so it matched every name.
+  it.each([
+    ["a 49-character search", "%' AND 1=0 UNION SELECT sql FROM sqlite_master --"],
+    ["a 190-character search", "n".repeat(190)],
+    ["a NUL inside", "\u0000nul"],
+    ["LIKE wildcards", "%_\\"],
+    ["multi-byte text over 50 bytes", "ü".repeat(30)],
+  ])("%s finds exactly the names that hold it", async (_name, q) => {
+    const admin = await registerOrg();
+    const hit = await newDashboard(admin, { name: `b ${q} a` });
+    await newDashboard(admin, { name: "unrelated" });
+    for (const path of ["/api/dashboards", "/api/data-sources"]) {
+      const res = await api("GET", `${path}?q=${encodeURIComponent(q)}`, { token: admin.token });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      if (path === "/api/dashboards") expect(res.body.data.map((d: { id: string }) => d.id)).toEqual([hit.id]);
+    }
+  });
+
+  it("still ignores ASCII case", async () => {
+    const admin = await registerOrg();
+    const hit = await newDashboard(admin, { name: "Quarterly Revenue" });
+    const res = await api("GET", "/api/dashboards?q=rEvEnUe", { token: admin.token });
+    expect(res.body.data.map((d: { id: string }) => d.id)).toEqual([hit.id]);
+  });
+});
+
+describe("stored secrets decrypt to exactly what was sent", () => {
+  // The decoder dropped a leading U+FEFF from a data-source password.
+  it("a password that starts with a byte-order mark keeps it", async () => {
+    const key = loadConfig(env).encryptionKey;
+    for (const secret of ["\ufeffpassword", "\ufeff", "pass\ufeffword"]) {
+      expect(await decryptSecret(await encryptSecret(secret, key), key)).toBe(secret);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
+import { findInJson } from "../lib/json-walk";
 
 const WITH_BODY = new Set(["POST", "PUT", "PATCH"]);
 // The rule Hono's json validator reads a body by (hono/validator): the media type before any
@@ -64,6 +65,27 @@ export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
 // with U+FFFD, which would store something other than what the client sent: refuse them here.
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
+const LONE_SURROGATE = /[\ud800-\udfff]/u; // with the u flag, a surrogate pair is one code point and does not match
+
+/**
+ * A string (or key) of the body holding a lone surrogate: valid JSON (`"\ud800"`), but no UTF-8
+ * can encode it, so D1 stored U+FFFD three times in its place and a hash or cipher saw other
+ * bytes. Only a `\u` escape can make one (the bytes are UTF-8 by now). Malformed JSON is left
+ * to the validator's error.
+ */
+function loneSurrogate(text: string) {
+  if (!text.includes("\\u")) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return findInJson(parsed, (value, key) =>
+    (typeof key === "string" && LONE_SURROGATE.test(key)) || (typeof value === "string" && LONE_SURROGATE.test(value)) ? "Must be valid Unicode text (a lone surrogate is not)" : null,
+  );
+}
+
 /** A request that carries a body must say it is JSON and be UTF-8: the API accepts nothing else. */
 export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   if (WITH_BODY.has(c.req.method)) {
@@ -77,11 +99,14 @@ export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
     }
     if (isJson && c.req.raw.body) {
       // Read once here; Hono caches the bytes for the validator.
+      let text: string;
       try {
-        utf8.decode(await c.req.arrayBuffer());
+        text = utf8.decode(await c.req.arrayBuffer());
       } catch {
         throw new ApiError("validation_error", "Request body must be UTF-8", [{ field: "body", message: "Body is not valid UTF-8" }]);
       }
+      const lone = loneSurrogate(text);
+      if (lone) throw new ApiError("validation_error", "Request validation failed", [{ field: lone.path.join(".") || "body", message: lone.message }]);
     }
   }
   await next();

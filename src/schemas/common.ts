@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { findInJson } from "../lib/json-walk";
 
 export const uuid = z.string().uuid();
 export const idParam = z.object({ id: uuid });
@@ -12,35 +13,12 @@ export const newPassword = z
 export const personName = z.string().trim().min(1, { message: "Required" }).max(100);
 
 /**
- * The first value inside free-form JSON that would not be stored as sent, with its path: a
- * number JSON cannot hold (`1e309` parses as Infinity, and is written back as null) or a
- * `__proto__` key (copying it into an object sets the prototype instead, and the key is lost).
- * Iterative: a value may be nested tens of thousands deep.
+ * Why a value inside free-form JSON would not be stored as sent: a number JSON cannot hold
+ * (`1e309` parses as Infinity, written back as null), or a `__proto__` key (copying it into an
+ * object sets the prototype instead, and the key is lost).
  */
-function unstorable(root: unknown): { path: (string | number)[]; message: string } | null {
-  type Node = { value: unknown; key?: string | number; parent?: Node };
-  const pathOf = (node: Node) => {
-    const path: (string | number)[] = [];
-    for (let n: Node | undefined = node; n?.key !== undefined; n = n.parent) path.unshift(n.key);
-    return path;
-  };
-  const stack: Node[] = [{ value: root }];
-  while (stack.length > 0) {
-    const node = stack.pop()!;
-    const { value } = node;
-    if (typeof value === "number" && !Number.isFinite(value)) return { path: pathOf(node), message: "Numbers must be finite" };
-    if (typeof value !== "object" || value === null) continue;
-    if (Array.isArray(value)) {
-      value.forEach((child, key) => stack.push({ value: child, key, parent: node }));
-      continue;
-    }
-    for (const [key, child] of Object.entries(value)) {
-      if (key === "__proto__") return { path: pathOf(node), message: 'The key "__proto__" is not allowed' };
-      stack.push({ value: child, key, parent: node });
-    }
-  }
-  return null;
-}
+const unstorable = (value: unknown, key: string | number | undefined) =>
+  key === "__proto__" ? 'The key "__proto__" is not allowed' : typeof value === "number" && !Number.isFinite(value) ? "Numbers must be finite" : null;
 
 /** A JSON object, stored exactly as sent, whose serialized form is at most `maxBytes` (config, layout). */
 export const jsonObject = (maxBytes: number) =>
@@ -48,7 +26,7 @@ export const jsonObject = (maxBytes: number) =>
     .unknown()
     // On the parsed body as sent: the record below would already have lost a `__proto__` key.
     .superRefine((value, ctx) => {
-      const problem = unstorable(value);
+      const problem = findInJson(value, unstorable);
       if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
     })
     .pipe(z.record(z.string(), z.unknown()))
