@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
-import { checkProperty, forgeTokens, fuzzSettings, runCase, type FuzzTarget } from "./fuzz/harness";
+import { changedTables, checkProperty, forgeTokens, fuzzSettings, runCase, snapshot, type FuzzTarget } from "./fuzz/harness";
 import { caseArb, exampleOf } from "./fuzz/cases";
 import { ROUTES, routeKey } from "./fuzz/routes";
 import { buildOtherTenant, buildWorld, type OtherTenant } from "./fuzz/world";
@@ -61,4 +61,56 @@ describe("generated requests, every route", () => {
       tally.routes++;
     });
   }
+});
+
+describe("generated requests, no route", () => {
+  // Paths and methods near the real ones (a trailing slash, a doubled or extra segment, another
+  // case, an encoded traversal) and far from them. Where no route matches, the answer is the
+  // router's 404/405 (or the auth in front of a mounted app): never a 5xx, never another route.
+  const app = createApp();
+  const patterns = app.routes
+    .filter((r) => r.method !== "ALL" && !r.path.includes("*"))
+    .map((r) => ({ method: r.method, pattern: new RegExp(`^${r.path.replace(/:[^/]+/g, "[^/]+")}$`) }));
+  const templates = [...new Set(ROUTES.map((r) => r.path))];
+  const segment = fc.oneof(
+    fc.constantFrom("", "x", "..%2F", "%2e%2e%2f", "%00", "%ZZ", "api", "users", "me", "widgets", "00000000-0000-4000-8000-000000000000", "a".repeat(300)),
+    fc.string({ maxLength: 8 }).map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, ""))),
+  );
+  const pathArb = fc.oneof(
+    fc.tuple(fc.constantFrom(...templates), fc.constantFrom("/", "//", "/x", "/x/y", "/..%2F..", "%20", ".json", "?a=1", "/%2F")).map(([t, suffix]) => t.replace(/:[a-zA-Z]+/g, "00000000-0000-4000-8000-000000000000") + suffix),
+    fc.constantFrom(...templates).map((t) => t.replace(/:[a-zA-Z]+/g, "x").toUpperCase()),
+    fc.constantFrom(...templates).map((t) => t.replace("/api", "//api").replace(/:[a-zA-Z]+/g, "1")),
+    fc.array(segment, { minLength: 0, maxLength: 6 }).map((parts) => `/${parts.join("/")}`),
+    fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => `/api/${parts.join("/")}`),
+  );
+  // (workerd's fetch refuses methods outside the standard ones, so no PROPFIND or made-up verbs.)
+  const methodArb = fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "patch", "get");
+
+  it(`answers 404/405 in the spec's shape (${runsFor(2)} cases)`, { timeout: 120_000 }, async () => {
+    const admin = await registerOrg({ organizationName: "Fuzz no route" });
+    const property = fc.asyncProperty(methodArb, pathArb, fc.boolean(), async (method, path, withToken) => {
+      const before = await snapshot();
+      const res = await api(method, path, { ...(withToken ? { token: admin.token } : {}) });
+      const after = await snapshot();
+      const where = `${method} ${path} → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
+      expect(res.status, where).toBeLessThan(500);
+      const pathname = new URL(`http://x${path}`).pathname;
+      const decoded = (() => {
+        try {
+          return decodeURI(pathname);
+        } catch {
+          return pathname;
+        }
+      })();
+      const routeish = patterns.some((p) => p.pattern.test(pathname) || p.pattern.test(decoded));
+      if (!routeish && method.toUpperCase() !== "OPTIONS") expect([401, 403, 404, 405], where).toContain(res.status);
+      if (res.status === 405) {
+        const allow = (res.headers.get("allow") ?? "").split(", ").filter(Boolean);
+        expect(allow.length, where).toBeGreaterThan(0);
+        for (const m of allow) expect(patterns.some((p) => p.method === m && p.pattern.test(pathname)), `${where}: Allow ${m}`).toBe(true);
+      }
+      if (res.status >= 300) expect(changedTables(before, after), where).toEqual([]);
+    });
+    tally.cases += await checkProperty("no route", property, runsFor(2), FILE);
+  });
 });

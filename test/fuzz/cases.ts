@@ -256,6 +256,8 @@ function knownParts(spec: QuerySpec): fc.Arbitrary<QueryPart>[] {
         key,
         fc.oneof(
           fc.constantFrom("Fuzz", "fuzz", "", "   ", "%", "_", "\\", "'", "x".repeat(200), "x".repeat(201), " ".repeat(300) + "x").map((v) => ({ v, fail: v.trim().length > 200 })),
+          // Every length up to the limit and past it (a store may have limits of its own, e.g. LIKE's 50 bytes).
+          fc.string({ unit: "grapheme", minLength: 30, maxLength: 210 }).map((v) => ({ v, fail: wellFormed(v).trim().length > 200 })),
           hostileString.map((s) => {
             const v = typeof s === "string" ? s : "x".repeat(s.$huge);
             return { v, fail: wellFormed(v).trim().length > 200 };
