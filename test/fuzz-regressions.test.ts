@@ -217,3 +217,20 @@ describe("stored secrets decrypt to exactly what was sent", () => {
     }
   });
 });
+
+describe("the Bearer scheme is case-insensitive (RFC 9110 §11.1)", () => {
+  // `bearer <token>` was a 401 (and the rate limiter parsed the header with a regex of its own).
+  it.each([["bearer"], ["BEARER"], ["bEaReR"]])("%s <token> authenticates", async (scheme) => {
+    const admin = await registerOrg();
+    const res = await api("GET", "/api/users/me", { headers: { authorization: `${scheme} ${admin.token}` } });
+    expect(res.status).toBe(200);
+    expect(res.body.id).toBe(admin.id);
+  });
+
+  it("anything else around the token still is not", async () => {
+    const admin = await registerOrg();
+    for (const header of [`Bearer  ${admin.token}`, `Bearer${admin.token}`, `Token ${admin.token}`, `Bearer ${admin.token} x`, `Bearer ${admin.token},Bearer ${admin.token}`]) {
+      expectError(await api("GET", "/api/users/me", { headers: { authorization: header } }), 401, "unauthorized");
+    }
+  });
+});

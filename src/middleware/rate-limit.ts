@@ -3,7 +3,7 @@ import { createMiddleware } from "hono/factory";
 import type { Actor, AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
-import { verifyAccessToken } from "../lib/jwt";
+import { bearerToken, verifyAccessToken } from "../lib/jwt";
 import { errorFields, log } from "../lib/log";
 import {
   clientIpKey,
@@ -108,8 +108,6 @@ export const byLoginEmail: RateLimitKey = async (c) => {
   return sha256Hex(email.trim().toLowerCase());
 };
 
-const BEARER = /^Bearer (\S+)$/;
-
 /**
  * The limiter every route gets: a request with a valid access token counts against its user,
  * anything else (no token, a bad or expired one) against its client IP. The token is checked
@@ -119,7 +117,8 @@ const BEARER = /^Bearer (\S+)$/;
 export const globalRateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const { user, ip } = c.var.config.rateLimits.policies;
   if (!user && !ip) return next();
-  const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
+  // The same parse as requireAuth, so a token counts against its user exactly when it authenticates.
+  const token = bearerToken(c.req.header("authorization"));
   if (token) {
     let claims: Actor | undefined;
     try {

@@ -31,8 +31,8 @@ export type AuthCase =
   | { kind: "oversized"; length: number; shape: "jwt" | "plain" }
   /** The other tenant's viewer: authenticated, lowest role. */
   | { kind: "lowRole" }
-  /** `bearer <valid token>`: the scheme is case-insensitive in RFC 9110; 401 or as valid. */
-  | { kind: "lowercaseScheme" };
+  /** The caller's token under another spelling of the scheme (`bearer`, `BEARER`): case-insensitive per RFC 9110. */
+  | { kind: "schemeCase"; scheme: string };
 
 export type ForgedToken = "expired" | "otherSecret" | "algNone" | "tampered" | "endedSession" | "refreshTokenAsAccess";
 
@@ -58,7 +58,7 @@ export const authArb: fc.Arbitrary<AuthCase> = fc.oneof(
     weight: 1,
   },
   { arbitrary: fc.constant({ kind: "lowRole" } as const), weight: 2 },
-  { arbitrary: fc.constant({ kind: "lowercaseScheme" } as const), weight: 1 },
+  { arbitrary: fc.constantFrom("bearer", "BEARER", "bEaReR").map((scheme) => ({ kind: "schemeCase", scheme }) as const), weight: 1 },
 );
 
 // ---- Content type and transport

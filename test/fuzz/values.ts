@@ -172,7 +172,7 @@ export const hostileString: fc.Arbitrary<string | HugeString> = fc.oneof(
 );
 
 export const hostileKey: fc.Arbitrary<string> = fc.oneof(
-  { arbitrary: fc.constantFrom("__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "", " ", "id", "organizationId", "createdAt", "role", "passwordHash"), weight: 4 },
+  { arbitrary: fc.constantFrom("__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "", " ", "id", "organizationId", "createdAt", "role", "passwordHash", "query", "params", "cacheTtlSeconds"), weight: 4 },
   { arbitrary: fc.string({ maxLength: 10 }), weight: 2 },
   { arbitrary: fc.string({ unit: "binary", maxLength: 10 }), weight: 1 },
 );
