@@ -234,3 +234,20 @@ describe("the Bearer scheme is case-insensitive (RFC 9110 §11.1)", () => {
     }
   });
 });
+
+describe("the one rejected request that writes", () => {
+  // The fuzz holds every rejected request to "the database is unchanged". The documented
+  // exception is reuse detection: a refresh token presented after it was rotated is refused AND
+  // ends its whole session (README, Security notes), so a thief and the owner both sign in again.
+  it("a reused refresh token is a 401 that revokes its session", async () => {
+    const admin = await registerOrg();
+    const rotated = await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } });
+    expect(rotated.status).toBe(200);
+    const open = async () => (await env.DB.prepare("SELECT count(*) AS n FROM refresh_tokens WHERE user_id = ? AND revoked_at IS NULL").bind(admin.id).first<{ n: number }>())!.n;
+    expect(await open()).toBe(2); // the rotated token (rotated_at set) and its successor
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: admin.refreshToken } }), 401, "unauthorized");
+    expect(await open()).toBe(0);
+    expectError(await api("POST", "/api/auth/refresh-token", { body: { refreshToken: rotated.body.refreshToken } }), 401, "unauthorized");
+    expectError(await api("GET", "/api/users/me", { token: rotated.body.accessToken }), 401, "unauthorized");
+  });
+});
