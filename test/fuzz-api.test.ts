@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app";
 import { loadConfig } from "../src/env";
-import { changedTables, checkProperty, forgeTokens, fuzzSettings, runCase, snapshot, type FuzzTarget } from "./fuzz/harness";
+import { changedTables, checkProperty, forgeTokens, fuzzSettings, runCase, sampleSnapshot, snapshot, type FuzzTarget } from "./fuzz/harness";
 import { caseArb, exampleOf } from "./fuzz/cases";
 import { ROUTES, routeKey } from "./fuzz/routes";
 import { buildOtherTenant, buildWorld, type OtherTenant } from "./fuzz/world";
@@ -57,7 +57,9 @@ describe("generated requests, every route", () => {
       const target: FuzzTarget = { route, world, other, forged: await forgeTokens(world, other, endedSession), maxBodyBytes };
       const example = route.body ? exampleOf(route, world) : undefined;
       const arbitrary = caseArb(route, example, maxBodyBytes);
+      const sampleBefore = await sampleSnapshot();
       tally.cases += await checkProperty(name, fc.asyncProperty(arbitrary, async (c) => void (await runCase(target, c))), numRuns, FILE);
+      expect(await sampleSnapshot(), "the sample source's database changed").toBe(sampleBefore);
       tally.routes++;
     });
   }

@@ -3,7 +3,7 @@
 // and the body (mutations of the route's valid example, or raw bytes). Each part records
 // whether it alone makes the request invalid (`mustFail`), so the oracle can name the status.
 import fc from "fast-check";
-import type { QuerySpec, RouteSpec, World } from "./routes";
+import type { IdKind, QuerySpec, RouteSpec, World } from "./routes";
 import {
   anyValue,
   deepNesting,
@@ -322,7 +322,13 @@ export type Op =
   | { op: "drop"; path: Step[] }
   | { op: "set"; path: Step[]; value: Gen; why: "otherType" | "null" | "any" | "rawNumber" | "wrap" }
   | { op: "extra"; path: Step[]; key: string; value: Gen }
-  | { op: "root"; value: Gen };
+  | { op: "root"; value: Gen }
+  /** A reference field (`dataSourceId`) set to a real id: the caller's, the built-in sample, another tenant's, another kind's, or none. */
+  | { op: "setId"; path: Step[]; which: IdChoice };
+
+export type IdChoice = "own" | "sample" | "foreign" | "otherKind" | "random";
+/** Turns an id choice into the id (the live world's pools are only known at send time). */
+export type IdResolver = (which: IdChoice, kind: IdKind) => string;
 
 export type BodyCase =
   | { kind: "none" }
@@ -375,7 +381,7 @@ export function pathsOf(route: RouteSpec, example: Gen): PathInfo[] {
 }
 
 /** Body ops for a route, from its example's shape (the values are read at run time from the live world). */
-export function bodyOpArb(paths: PathInfo[]): fc.Arbitrary<Op> {
+export function bodyOpArb(paths: PathInfo[], idFields: Readonly<Record<string, IdKind>> = {}): fc.Arbitrary<Op> {
   const leaves = paths.filter((p) => p.path.length > 0);
   const objects = paths.filter((p) => p.type === "object");
   const arbs: fc.Arbitrary<Op>[] = [
@@ -405,6 +411,10 @@ export function bodyOpArb(paths: PathInfo[]): fc.Arbitrary<Op> {
     { arbitrary: arbs[5]!, weight: 1 },
     { arbitrary: arbs[6]!, weight: 4 },
     { arbitrary: arbs[7]!, weight: 1 },
+    ...Object.keys(idFields).map((dotted) => ({
+      arbitrary: fc.constantFrom<IdChoice>("own", "sample", "sample", "foreign", "otherKind", "random").map((which) => ({ op: "setId", path: dotted.split("."), which }) as const),
+      weight: 4,
+    })),
   );
 }
 
@@ -481,7 +491,7 @@ export function bodyArb(route: RouteSpec, example: Gen, maxBytes: number): fc.Ar
   const paths = pathsOf(route, example);
   return fc.oneof(
     { arbitrary: fc.constant({ kind: "example", ops: [] } as const), weight: 10 },
-    { arbitrary: fc.array(bodyOpArb(paths), { minLength: 1, maxLength: 3 }).map((ops) => ({ kind: "example", ops }) as const), weight: 30 },
+    { arbitrary: fc.array(bodyOpArb(paths, route.idFields), { minLength: 1, maxLength: 3 }).map((ops) => ({ kind: "example", ops }) as const), weight: 30 },
     { arbitrary: rawBodyArb, weight: 8 },
     { arbitrary: oversizedArb(maxBytes), weight: 1 },
     { arbitrary: fc.constant({ kind: "none" } as const), weight: 1 },
@@ -536,7 +546,7 @@ const startsWith = (path: readonly Step[], prefix: readonly Step[]) => prefix.ev
  * breaks the body leaves a fault at its path, and a later op over that path (a set, a drop, a
  * whole new body) takes the fault away with the value.
  */
-export function applyOps(route: RouteSpec, example: Gen, ops: readonly Op[]): AppliedBody {
+export function applyOps(route: RouteSpec, example: Gen, ops: readonly Op[], resolveId?: IdResolver): AppliedBody {
   const paths = new Map(pathsOf(route, example).map((p) => [p.dotted, p]));
   let value = example;
   let faults: Step[][] = [];
@@ -545,7 +555,8 @@ export function applyOps(route: RouteSpec, example: Gen, ops: readonly Op[]): Ap
     faults = faults.filter((f) => !startsWith(f, path));
   };
   for (const op of ops) {
-    mutated = true;
+    // A real reference (the caller's own source, the sample) keeps the body valid; any other op may not.
+    if (op.op !== "setId" || (op.which !== "own" && op.which !== "sample")) mutated = true;
     if (op.op === "root") {
       value = op.value;
       // No route takes anything but an object (and `{}` misses required fields or is an empty patch).
@@ -553,6 +564,13 @@ export function applyOps(route: RouteSpec, example: Gen, ops: readonly Op[]): Ap
       continue;
     }
     const info = paths.get(dottedOf(op.path));
+    if (op.op === "setId") {
+      const kind = route.idFields?.[dottedOf(op.path)];
+      if (!kind || !resolveId || getAt(value, op.path) === undefined) continue;
+      value = updateAt(value, op.path, () => resolveId(op.which, kind));
+      clear(op.path);
+      continue;
+    }
     if (op.op === "drop") {
       if (getAt(value, op.path) === undefined) continue;
       value = updateAt(value, op.path, () => undefined);

@@ -19,7 +19,7 @@ import { signAccessToken } from "../../src/lib/jwt";
 import { isLoopbackHost } from "../../src/schemas/data-source-connection";
 import { SAMPLE_DATA_SOURCE_ID } from "../../src/services/sample-source";
 import { api, type ApiResponse } from "../helpers";
-import { applyOps, caseArb, exampleOf, queryMustFail, queryString, RAW_BODIES, type FuzzCase, type IdCase } from "./cases";
+import { applyOps, caseArb, exampleOf, queryMustFail, queryString, RAW_BODIES, type FuzzCase, type IdCase, type IdChoice } from "./cases";
 import { routeKey, type IdKind, type RouteSpec, type World } from "./routes";
 import { toJsonText } from "./values";
 import { idPools, type OtherTenant } from "./world";
@@ -74,6 +74,18 @@ export async function snapshot(): Promise<string[]> {
     ...TABLES.map((table) => env.DB.prepare(`SELECT * FROM "${table}" ORDER BY rowid`)),
   ]);
   return results.map((r) => JSON.stringify(r.results));
+}
+
+/** The built-in sample source's database: widget queries run there, and must never change it. */
+export async function sampleSnapshot(): Promise<string> {
+  const all = await env.SAMPLE_DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all<{ name: string }>();
+  // D1's own bookkeeping tables (_cf_*) are not the sample's.
+  const tables = { results: all.results.filter(({ name }) => !name.startsWith("_cf") && !name.startsWith("sqlite_")) };
+  const results = await env.SAMPLE_DB.batch([
+    env.SAMPLE_DB.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name"),
+    ...tables.results.map(({ name }) => env.SAMPLE_DB.prepare(`SELECT * FROM "${name}" ORDER BY rowid`)),
+  ]);
+  return JSON.stringify(results.map((r) => r.results));
 }
 
 export function changedTables(before: string[], after: string[]): string[] {
@@ -183,6 +195,14 @@ function resolveId(t: FuzzTarget, kind: IdKind, c: IdCase, lowRole: boolean): { 
   }
 }
 
+/** A body reference choice as a path-id case (the same pools, the same meaning). */
+function idChoice(which: IdChoice): IdCase {
+  if (which === "sample") return { kind: "special" };
+  if (which === "random") return { kind: "random", uuid: "00000000-0000-4000-8000-00000000d5d5" };
+  if (which === "otherKind") return { kind: "otherKind", pick: 1 };
+  return { kind: which };
+}
+
 function authHeader(t: FuzzTarget, c: FuzzCase): string | undefined {
   const a = c.auth;
   switch (a.kind) {
@@ -227,7 +247,7 @@ export function build(t: FuzzTarget, c: FuzzCase): Built {
   let notUtf8 = false;
   const b = c.body;
   if (b.kind === "example") {
-    const applied = applyOps(route, exampleOf(route, t.world), b.ops);
+    const applied = applyOps(route, exampleOf(route, t.world), b.ops, (which, kind) => resolveId(t, kind, idChoice(which), lowRole).text);
     bodyText = toJsonText(applied.value);
     body = new TextEncoder().encode(bodyText);
     bodyMustFail = applied.mustFail;

@@ -47,6 +47,8 @@ export interface RouteSpec {
   body?: (w: World) => Record<string, unknown>;
   /** Dotted paths into the body that also accept null. */
   nullable?: readonly string[];
+  /** Dotted paths of fields that reference another resource, and its kind (set to real ids by the fuzz). */
+  idFields?: Readonly<Record<string, IdKind>>;
   /** Dotted paths of free-form JSON subtrees (layout, config): any value inside may be valid. */
   free?: readonly string[];
   query?: QuerySpec;
@@ -256,6 +258,7 @@ export const ROUTES: readonly RouteSpec[] = [
     needs: ["dashboard", "dataSource"],
     body: widgetBody,
     nullable: ["dataSourceId"],
+    idFields: { dataSourceId: "dataSource" },
     free: ["config"],
     domain: [201, 400, 404],
     weight: 1.5,
@@ -282,6 +285,7 @@ export const ROUTES: readonly RouteSpec[] = [
     needs: ["widget", "dataSource"],
     body: widgetBody,
     nullable: ["dataSourceId"],
+    idFields: { dataSourceId: "dataSource" },
     free: ["config"],
     domain: [200, 400, 404],
     weight: 1.5,

@@ -67,6 +67,19 @@ export async function buildWorld(needs: readonly Need[], admin?: TestUser): Prom
       })
     ).id;
   }
+  if (want.has("widget")) {
+    // A second widget with a query on the built-in sample source: every read of the dashboard runs it.
+    await created(`/api/dashboards/${world.ids.dashboard}/widgets`, token, {
+      type: "table",
+      title: "Orders",
+      config: { query: "SELECT status, count(*) AS n FROM orders WHERE status <> :skip GROUP BY status", params: { skip: "x" } },
+      dataSourceId: SAMPLE_DATA_SOURCE_ID,
+      x: 3,
+      y: 0,
+      width: 6,
+      height: 4,
+    });
+  }
   if (want.has("webhook")) {
     world.ids.webhook = (await created("/api/webhooks", token, { url: world.sinkUrl, events: ["*"] })).id;
   }
