@@ -19,8 +19,8 @@ import { signAccessToken } from "../../src/lib/jwt";
 import { isLoopbackHost } from "../../src/schemas/data-source-connection";
 import { SAMPLE_DATA_SOURCE_ID } from "../../src/services/sample-source";
 import { api, type ApiResponse } from "../helpers";
-import { applyOps, caseArb, exampleOf, queryMustFail, queryString, RAW_BODIES, type FuzzCase, type IdCase, type IdChoice } from "./cases";
-import { routeKey, type IdKind, type RouteSpec, type World } from "./routes";
+import { applyOps, exampleOf, queryMustFail, queryString, RAW_BODIES, type FuzzCase, type IdCase, type IdChoice } from "./cases";
+import type { IdKind, RouteSpec, World } from "./routes";
 import { toJsonText } from "./values";
 import { idPools, type OtherTenant } from "./world";
 
@@ -179,11 +179,9 @@ function resolveId(t: FuzzTarget, kind: IdKind, c: IdCase, lowRole: boolean): { 
     case "foreign":
       return foreign ? { text: foreign, cls: t.route.tenantless ? "real" : "unknown" } : { text: crypto.randomUUID(), cls: "unknown" };
     case "otherKind": {
-      const valid = new Set([own, special, lowRole ? pools.own(kind) : pools.foreign(kind)].filter(Boolean));
-      const candidates = pools.all.filter((id) => !valid.has(id) && id !== own && id !== special);
-      const text = candidates[c.pick % candidates.length] ?? crypto.randomUUID();
-      // An id of another kind may still be one this kind can't tell apart (a widget id is never a dashboard id).
-      return { text, cls: text === own || text === special ? "real" : "unknown" };
+      // A real id of another kind (a widget's where a dashboard's goes): unknown on this route.
+      const candidates = pools.all.filter((id) => id !== own && id !== special && id !== foreign);
+      return { text: candidates[c.pick % candidates.length] ?? crypto.randomUUID(), cls: "unknown" };
     }
     case "uppercase":
       return { text: (own ?? crypto.randomUUID()).toUpperCase(), cls: "unknown" };
@@ -296,8 +294,8 @@ export interface Expectation {
 export function expectedStatuses(t: FuzzTarget, c: FuzzCase, b: Built): Expectation {
   const { route } = t;
   const size = b.body?.byteLength ?? 0;
-  const only = (why: string, ...statuses: number[]) => ({ statuses: new Set([...statuses, ...extra]), why });
   const extra = new Set<number>();
+  const only = (why: string, ...statuses: number[]) => ({ statuses: new Set([...statuses, ...extra]), why });
   if (size > t.maxBodyBytes) return { statuses: new Set([413]), why: "body over MAX_BODY_BYTES" };
 
   const readsBody = ["POST", "PATCH", "PUT"].includes(route.method);
@@ -308,7 +306,6 @@ export function expectedStatuses(t: FuzzTarget, c: FuzzCase, b: Built): Expectat
       if (!b.chunked) return { statuses: new Set([400]), why: "a body with a non-JSON Content-Type" };
       extra.add(400);
     }
-    if (c.contentType.cls === "ambiguous") extra.add(400);
     // JSON must be Unicode text: refused as a body format, like the Content-Type, before any auth.
     if (b.notUtf8 && c.contentType.cls !== "notJson") return { statuses: new Set([400]), why: "a body that is not Unicode text" };
   }
@@ -326,8 +323,7 @@ export function expectedStatuses(t: FuzzTarget, c: FuzzCase, b: Built): Expectat
     // A JSON route reads the body only under a JSON Content-Type; without one it validates `{}`,
     // which no route takes.
     const bodyRead = c.contentType.cls === "json" && c.body.kind !== "none";
-    if (c.contentType.cls === "ambiguous") extra.add(400);
-    else if (!bodyRead || b.bodyMustFail) invalid = true;
+    if (!bodyRead || b.bodyMustFail) invalid = true;
   }
   if (invalid) return only("invalid query or body", 400);
   // The body is validated before the lookup: a mutated one may be refused first.
@@ -389,4 +385,3 @@ export async function runCase(t: FuzzTarget, c: FuzzCase): Promise<CaseResult> {
   return { status: res.status };
 }
 
-export { caseArb, exampleOf, routeKey };

@@ -7,7 +7,6 @@ import { api, type ApiResponse, type TestUser } from "../helpers";
 import { settleDelivery } from "./world";
 
 export type IdKind = "dashboard" | "widget" | "dataSource" | "webhook" | "delivery" | "user";
-export const ID_KINDS: readonly IdKind[] = ["dashboard", "widget", "dataSource", "webhook", "delivery", "user"];
 
 /** What a route's world must hold before it is fuzzed. */
 export type Need = IdKind | "session";

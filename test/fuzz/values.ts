@@ -79,19 +79,6 @@ export function jsonType(g: Gen): "null" | "boolean" | "number" | "string" | "ar
   return typeof g as "boolean" | "number" | "string";
 }
 
-/** Does this value (anywhere inside) hold text that is not valid JSON? */
-export function hasInvalidRaw(g: Gen): boolean {
-  const stack: Gen[] = [g];
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (isRaw(v)) {
-      if (!v.json) return true;
-    } else if (Array.isArray(v)) stack.push(...v);
-    else if (isObj(v)) for (const [, child] of v.$obj) stack.push(child);
-  }
-  return false;
-}
-
 // ---- Hostile strings: the ones the injection test puts in every field, and that the fuzz mixes in.
 
 export const INJECTION_STRINGS = [
