@@ -5,6 +5,12 @@ import { unauthorized } from "./errors";
 
 const ALGORITHM = "HS256";
 
+// `Bearer <JWT>`; the scheme is case-insensitive (RFC 9110 §11.1), so `bearer` is the same.
+const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/i;
+
+/** The access token of an `Authorization` header, or null when it is not `Bearer <JWT>`. */
+export const bearerToken = (header: string | undefined): string | null => BEARER.exec(header ?? "")?.[1] ?? null;
+
 export async function signAccessToken(actor: Actor, config: Config, now = Date.now()): Promise<string> {
   const iat = Math.floor(now / 1000);
   return new SignJWT({ org: actor.organizationId, role: actor.role, ...(actor.sessionId ? { sid: actor.sessionId } : {}) })

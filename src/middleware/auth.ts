@@ -2,10 +2,8 @@ import { createMiddleware } from "hono/factory";
 import type { Role } from "../db/schema";
 import type { AppEnv } from "../env";
 import { forbidden, unauthorized } from "../lib/errors";
-import { verifyAccessToken } from "../lib/jwt";
+import { bearerToken, verifyAccessToken } from "../lib/jwt";
 import { findActor } from "../services/users";
-
-const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
 
 /**
  * Requires a valid access token. The user and the token's session are re-read from D1 (one
@@ -13,9 +11,8 @@ const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
  * not when the token expires.
  */
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
-  const match = BEARER.exec(c.req.header("authorization") ?? "");
-  if (!match) throw unauthorized("Missing or malformed Authorization: Bearer header");
-  const token = match[1]!;
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw unauthorized("Missing or malformed Authorization: Bearer header");
   const verified = c.get("verifiedToken");
   const claims = verified?.token === token ? verified.claims : await verifyAccessToken(token, c.var.config);
   // Every token this API issues names its session; one without is not ours to honour.

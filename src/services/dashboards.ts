@@ -3,7 +3,7 @@ import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
-import { escapeLike, orderWithTieBreak } from "../lib/sql";
+import { containsText, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type {
   CreateDashboardInput,
@@ -105,8 +105,7 @@ export async function listDashboards(db: Database, actor: Actor, query: ListDash
   const filters: (SQL | undefined)[] = [
     eq(dashboards.organizationId, actor.organizationId),
     query.isPublic !== undefined ? eq(dashboards.isPublic, query.isPublic) : undefined,
-    // LIKE is case-insensitive for ASCII in SQLite; the user's % and _ match literally.
-    query.q ? sql`${dashboards.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
+    query.q ? containsText(dashboards.name, query.q) : undefined,
   ];
   const where = and(...filters);
   const order = orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction);
