@@ -4,7 +4,7 @@
 import autocannon from "autocannon";
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,7 @@ export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const STATE_DIR = process.env.BENCH_STATE_DIR ?? path.join(ROOT, ".bench");
 // The ports the benchmark may use; each Worker needs one for HTTP and one for its inspector.
 // BENCH_PORTS=8804,8805 moves them (e.g. when another run holds these).
-const PORTS = process.env.BENCH_PORTS ? process.env.BENCH_PORTS.split(",").map(Number) : [8792, 8793, 8794, 8795];
+const PORTS = process.env.BENCH_PORTS ? process.env.BENCH_PORTS.split(",").map(Number) : [8790, 8791, 8792, 8793, 8794, 8795, 8796, 8797, 8798];
 const HOST = "127.0.0.1";
 
 /** Every rate-limit policy turned off: for cases that measure something else. */
@@ -61,24 +61,36 @@ export const secrets = {
   ENCRYPTION_KEY: randomBytes(32).toString("base64"),
 };
 
+/** Runs `wrangler <args> --local --persist-to <persistTo>` to completion; throws on failure. */
+export function wranglerLocal(args, persistTo, what) {
+  const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], {
+    cwd: ROOT,
+    env: childEnv,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`${what} failed:\n${run.stdout}\n${run.stderr}`);
+  return run.stdout;
+}
+
 /**
  * Starts the Worker with `wrangler dev` on a free benchmark port, against its own fresh
  * local state (D1 migrated from drizzle/), with `vars` overriding wrangler.toml [vars].
  * `sampleData`: also the built-in sample source's database (SAMPLE_DB), migrated and seeded
  * as `npm run dev` does (docs/widget-data.md). `ports` / `stateDir` move it off the benchmark's
  * (the soak test uses its own); `args` go to wrangler dev as well; `logLevel` is wrangler's.
+ * `config`: another wrangler.toml (e.g. bench/baseline/wrangler.toml). Two Workers never share
+ * one state directory: workerd's SQLite answers SQLITE_BUSY when two processes use one file.
  */
 export async function startWorker(
   name,
   vars = {},
-  { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [], logLevel = "warn" } = {},
+  { sampleData = false, ports = PORTS, stateDir = STATE_DIR, args: extraArgs = [], logLevel = "warn", config } = {},
 ) {
   const persistTo = path.join(stateDir, name);
+  const configArgs = config ? ["--config", config] : [];
+  const wrangler = (args, what) => wranglerLocal([...args, ...configArgs], persistTo, `${what} for ${name}`);
   rmSync(persistTo, { recursive: true, force: true });
-  const wrangler = (args, what) => {
-    const run = spawnSync("npx", ["wrangler", ...args, "--local", "--persist-to", persistTo], { cwd: ROOT, env: childEnv, encoding: "utf8" });
-    if (run.status !== 0) throw new Error(`${what} for ${name} failed:\n${run.stdout}\n${run.stderr}`);
-  };
   wrangler(["d1", "migrations", "apply", "DB"], "Migrating DB");
   if (sampleData) {
     const { buildSampleSeedSql } = await import("../scripts/sample-seed.mjs");
@@ -91,6 +103,7 @@ export async function startWorker(
   const port = await takePort(ports);
   const inspectorPort = await takePort(ports);
   const args = ["wrangler", "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort)];
+  args.push(...configArgs);
   args.push("--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", logLevel, ...extraArgs);
   for (const [key, value] of Object.entries({ ...secrets, ...vars })) args.push("--var", `${key}:${value}`);
   // Its own process group, so stopping it also stops workerd.
@@ -102,8 +115,12 @@ export async function startWorker(
     name,
     url: `http://${HOST}:${port}`,
     pid: child.pid,
+    persistTo,
+    config,
     /** What wrangler and the Worker printed so far (at `logLevel`). */
     output: () => output,
+    /** CPU time (ms) used so far by wrangler and workerd, the Worker's whole process group. */
+    cpuMs: () => groupCpuMs(child.pid),
     async stop() {
       running.delete(worker);
       if (child.exitCode !== null) return;
@@ -140,6 +157,35 @@ export async function startWorker(
   return worker;
 }
 
+// Linux's clock ticks per second for /proc/<pid>/stat (USER_HZ, 100 on every common build).
+const TICKS_PER_SECOND = 100;
+
+/**
+ * User + system CPU of every process in group `pgid`, from /proc (NaN where there is none):
+ * unlike req/s, CPU per request hardly moves when other work shares the machine.
+ */
+function groupCpuMs(pgid) {
+  let ticks = 0;
+  let dirs;
+  try {
+    dirs = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return NaN;
+  }
+  for (const pid of dirs) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // Fields after the parenthesised command name: state ppid pgrp … utime(14) stime(15).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
 export async function stopAll() {
   await Promise.all([...running].map((w) => w.stop()));
 }
@@ -149,7 +195,9 @@ export async function api(worker, method, path, { token, body, expect = [200, 20
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const send = () => fetch(`${worker.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // A kept-alive connection the server closed while idle (e.g. during a long seed) fails once.
+  const res = await send().catch((err) => (err?.cause?.code === "UND_ERR_SOCKET" ? send() : Promise.reject(err)));
   const text = await res.text();
   if (!expect.includes(res.status)) throw new Error(`${method} ${path} on ${worker.name}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
@@ -169,6 +217,7 @@ export async function seedOrganization(worker) {
  * several rounds of one side can be pooled before percentiles are taken.
  */
 export async function load(worker, { path, method = "GET", headers = {}, body, seconds, connections = 10 }) {
+  const cpuBefore = worker.cpuMs?.() ?? NaN;
   const latencies = [];
   const statuses = {};
   const instance = autocannon({
@@ -184,7 +233,19 @@ export async function load(worker, { path, method = "GET", headers = {}, body, s
     statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
   });
   const result = await instance;
-  return { latencies, statuses, seconds: result.duration, errors: result.errors + result.timeouts };
+  // Less what the Worker's processes burn while idle (timers, file watching), once measured.
+  const cpuMs = (worker.cpuMs?.() ?? NaN) - cpuBefore - (worker.idleCpuMsPerSecond ?? 0) * result.duration;
+  return { latencies, statuses, seconds: result.duration, errors: result.errors + result.timeouts, cpuMs };
+}
+
+/**
+ * Measures each Worker's CPU use while idle (ms per second), so load() can leave it out of
+ * CPU per request: `wrangler dev` burns a few percent of a core doing nothing.
+ */
+export async function calibrateIdleCpu(workers, seconds = 5) {
+  const before = workers.map((w) => w.cpuMs());
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  workers.forEach((w, i) => (w.idleCpuMsPerSecond = Math.max(0, (w.cpuMs() - before[i]) / seconds)));
 }
 
 /** Pools rounds of one side into req/s and latency percentiles (ms). */
@@ -201,5 +262,7 @@ export function summarize(rounds) {
     p99: pct(99),
     statuses,
     errors: rounds.reduce((s, r) => s + r.errors, 0),
+    // The Worker's processes' CPU per request (ms), NaN off Linux.
+    cpuPerRequest: rounds.reduce((s, r) => s + (r.cpuMs ?? NaN), 0) / latencies.length,
   };
 }

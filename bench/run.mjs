@@ -6,10 +6,11 @@
 // A case module is one of:
 //  - default { name, title, target, run(options) → { rows, verdict } }, each row being
 //    { label, requests, rps, p50, p99 } (latency in ms); the case starts its own Workers.
+//    A case may return its own markdown `table` instead of `rows`.
 //  - default run({ baseUrl, log }) → result object, with named exports `name`, `description`
 //    and `workerVars`: this script starts one Worker with those vars (rate limits off, since
 //    such a case measures something else) and prints the result as a table.
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -24,6 +25,8 @@ const options = {
   seconds: Number(flags.seconds ?? 10),
   rounds: Number(flags.rounds ?? 6),
   connections: Number(flags.connections ?? 10),
+  // Every --name=value flag, for the cases' own switches (e.g. --limiter=off for api).
+  flags,
   log: (line) => console.error(`  ${line}`),
 };
 
@@ -62,7 +65,8 @@ function normalize(mod) {
   return {
     ...c,
     async run(options) {
-      const { rows, verdict } = await c.run(options);
+      const { rows, verdict, table: own } = await c.run(options);
+      if (own) return { table: own, verdict };
       const table = [
         "| Side | Requests | req/s | p50 (ms) | p99 (ms) |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -91,32 +95,57 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-const sections = [];
+const cpus = os.cpus();
+const machine = `${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, Node ${process.version}, ${os.platform()} ${os.release()}`;
+const load = os.loadavg().map((n) => n.toFixed(1)).join(" ");
+
+// The sections of results.md as they stand: a run of some cases keeps the others' results.
+const resultsFile = path.join(ROOT, "bench", "results.md");
+const sections = new Map();
+if (existsSync(resultsFile)) {
+  for (const part of readFileSync(resultsFile, "utf8").split(/^(?=## )/m).slice(1)) {
+    sections.set(/^## ([^:]+):/.exec(part)?.[1] ?? part, part.trimEnd() + "\n");
+  }
+}
+
+// README.md shows a case's latest table between <!-- bench:NAME --> and <!-- /bench:NAME -->.
+const readmeTables = new Map();
 let failed = false;
 for (const c of cases) {
   console.error(`${c.name}: ${c.title}`);
+  const started = new Date().toISOString();
+  const how =
+    `_Run ${started} on ${machine}; load average before it ${load}. Load cases: autocannon with ${options.connections} ` +
+    `connections, ${options.seconds} s measured per side in ${options.rounds} alternating rounds after a 2 s warm-up._\n\n`;
   try {
     const { table, verdict } = await c.run(options);
     const target = c.target ? `Target: ${c.target}.\n\n` : "";
-    sections.push(`## ${c.name}: ${c.title}\n\n${target}${table}\n\n${verdict}\n`);
+    sections.set(c.name, `## ${c.name}: ${c.title}\n\n${how}${target}${table}\n\n${verdict}\n`);
+    readmeTables.set(c.name, `${how}${table}\n`);
   } catch (err) {
     failed = true;
-    sections.push(`## ${c.name}: ${c.title}\n\nFAILED: ${err.message}\n`);
+    console.error(err);
+    sections.set(c.name, `## ${c.name}: ${c.title}\n\n${how}FAILED: ${err.message}\n`);
   }
 }
 await stopAll();
 
-const cpus = os.cpus();
 const header = [
   "# Benchmark results",
   "",
-  `Run ${new Date().toISOString()} on ${cpus.length} × ${cpus[0]?.model ?? "unknown CPU"}, Node ${process.version}, ` +
-    `${os.platform()} ${os.release()}. Local \`wrangler dev\` (workerd) on loopback. Load cases: autocannon with ` +
-    `${options.connections} connections, ${options.seconds} s measured per side in ${options.rounds} alternating rounds ` +
-    "after a 2 s warm-up. Numbers from one shared development machine: compare sides, not absolutes.",
+  "Written by `npm run bench` (a run of some cases, `npm run bench -- <case>`, replaces only their sections). " +
+    "Local `wrangler dev` (workerd) on loopback, the load generator in its own process. Numbers from one shared " +
+    "development machine: compare the rows of one section, not absolutes.",
   "",
 ].join("\n");
-const markdown = `${header}\n${sections.join("\n")}`;
-writeFileSync(path.join(ROOT, "bench", "results.md"), markdown);
+const markdown = `${header}\n${[...sections].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text).join("\n")}`;
+writeFileSync(resultsFile, markdown);
+const readmeFile = path.join(ROOT, "README.md");
+let readme = readFileSync(readmeFile, "utf8");
+for (const [name, table] of readmeTables) {
+  const block = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(<!-- /bench:${name} -->)`);
+  readme = readme.replace(block, (_, open, close) => `${open}${table}${close}`);
+}
+writeFileSync(readmeFile, readme);
 console.log(markdown);
 process.exit(failed ? 1 : 0);

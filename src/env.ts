@@ -4,7 +4,8 @@ import { parseRateLimitConfig, type AppliedLimit, type RateLimitConfig } from ".
 import type { EventPublisher } from "./services/events";
 import type * as schema from "./db/schema";
 
-export type Database = DrizzleD1Database<typeof schema>;
+// What drizzle(d1, { schema }) returns: the client (the D1 binding) included.
+export type Database = DrizzleD1Database<typeof schema> & { $client: D1Database };
 
 /** The authenticated caller, from a verified access token. */
 export interface Actor {
@@ -62,6 +63,11 @@ export type AppEnv = {
     events: EventPublisher;
     /** The rate-limit policies that judged this request so far (for the response headers). */
     rateLimits?: AppliedLimit[];
+    /**
+     * On a GET/HEAD: resolves to the actor once the D1 check has run (with the read's batch, or
+     * alone), throws 401 if the user or session is gone (middleware/auth.ts).
+     */
+    confirmActor?: () => Promise<Actor>;
     /** An access token the global rate limiter already verified, so requireAuth need not redo it. */
     verifiedToken?: { token: string; claims: Actor };
     /** The built-in sample data source's database (widget data). */

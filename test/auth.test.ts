@@ -179,6 +179,43 @@ describe("access tokens", () => {
     expect((await me(fourth.body.accessToken)).status).toBe(200);
   });
 
+  it("dies on every read path too: a batched read, a plain one, and one that would fail anyway", async () => {
+    // Reads check the session in the same D1 batch as their queries, or after the handler when
+    // they make no batch; none of them may answer with data, or with another error, for a dead token.
+    const admin = await registerOrg();
+    const dashboard = await api("POST", "/api/dashboards", { token: admin.token, body: { name: "Before logout" } });
+    const reads = [
+      "/api/dashboards",
+      `/api/dashboards/${dashboard.body.id}`,
+      `/api/dashboards/${dashboard.body.id}/widgets`,
+      "/api/users/me",
+      "/api/users",
+      `/api/dashboards/${crypto.randomUUID()}`,
+      "/api/dashboards?limit=0",
+    ];
+    for (const path of reads.slice(0, 5)) expect((await api("GET", path, { token: admin.token })).status).toBe(200);
+    expect((await api("POST", "/api/auth/logout", { body: { refreshToken: admin.refreshToken } })).status).toBe(204);
+    for (const path of reads) {
+      const res = await api("GET", path, { token: admin.token });
+      expect(res.status, path).toBe(401);
+      expectError(res, 401, "unauthorized");
+    }
+  });
+
+  it("judges roles by the stored role on reads as well: a demoted admin's older token gets 403", async () => {
+    const admin = await registerOrg();
+    const other = await api("POST", "/api/users", {
+      token: admin.token,
+      body: { email: uniqueEmail("second-admin"), password: "a long password", firstName: "Sec", lastName: "Ond", role: "admin" },
+    });
+    const second = await api("POST", "/api/auth/login", { body: { email: other.body.email, password: "a long password" } });
+    expect((await api("GET", "/api/users", { token: second.body.accessToken })).status).toBe(200);
+    await api("PATCH", `/api/users/${other.body.id}`, { token: admin.token, body: { role: "viewer" } });
+    // The token still says admin; the stored role says viewer.
+    expectError(await api("GET", "/api/users", { token: second.body.accessToken }), 403, "forbidden");
+    expect((await api("GET", "/api/dashboards", { token: second.body.accessToken })).status).toBe(200);
+  });
+
   it("refuses a well-signed token without a session", async () => {
     const admin = await registerOrg();
     const payload = JSON.parse(atob(admin.token.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));

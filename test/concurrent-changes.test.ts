@@ -143,6 +143,10 @@ describe("deleting a dashboard while widgets are being created on it", () => {
   });
 });
 
+/** organizations.dashboard_count, which the list's total reads. */
+const storedCount = async (organizationId: string) =>
+  (await env.DB.prepare("SELECT dashboard_count AS n FROM organizations WHERE id = ?").bind(organizationId).first<{ n: number }>())!.n;
+
 /** A database that runs `interleave` (another client's request) just before its Nth batch. */
 function interleavedBefore(n: number, interleave: () => Promise<unknown>): Database {
   let batches = 0;
@@ -188,6 +192,8 @@ describe("a dashboard delete racing another change to it (the change lands betwe
     });
     expect((await widgetEvents(sub.id, "widget.deleted")).map((d) => d.id).sort()).toEqual([widgetId, sneaked].sort());
     expect(await widgetEvents(sub.id, "dashboard.deleted")).toHaveLength(1);
+    // The write that found the widgets changed counted nothing out; the retry that applied did.
+    expect(await storedCount(actor.organizationId)).toBe(0);
   });
 
   it("a widget renamed meanwhile is announced deleted under its new title", async () => {
@@ -215,6 +221,7 @@ describe("a dashboard delete racing another change to it (the change lands betwe
     await expect(attempt).rejects.toMatchObject({ code: "not_found" });
     expect((await widgetEvents(sub.id, "widget.deleted")).map((d) => d.id)).toEqual([widgetId]);
     expect(await widgetEvents(sub.id, "dashboard.deleted")).toHaveLength(1);
+    // Counted out once: the delete that found nothing subtracted nothing.
+    expect(await storedCount(actor.organizationId)).toBe(0);
   });
 });
-

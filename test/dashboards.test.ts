@@ -6,13 +6,14 @@ import { ISO_MS, UUID, addMember, api, expectError, registerOrg, type TestUser }
 const orgOf = async (user: TestUser) =>
   (await env.DB.prepare("SELECT organization_id AS org FROM users WHERE id = ?").bind(user.id).first<{ org: string }>())!.org;
 
-/** Inserts a dashboard row directly, to control timestamps and ids. */
+/** Inserts a dashboard row directly, to control timestamps and ids (and counts it, as the service does). */
 async function insertDashboard(org: string, id: string, name: string, createdAt: string) {
-  await env.DB.prepare(
-    "INSERT INTO dashboards (id, organization_id, name, is_public, layout, created_at, updated_at) VALUES (?, ?, ?, 0, '{}', ?, ?)",
-  )
-    .bind(id, org, name, createdAt, createdAt)
-    .run();
+  await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO dashboards (id, organization_id, name, is_public, layout, created_at, updated_at) VALUES (?, ?, ?, 0, '{}', ?, ?)",
+    ).bind(id, org, name, createdAt, createdAt),
+    env.DB.prepare("UPDATE organizations SET dashboard_count = dashboard_count + 1 WHERE id = ?").bind(org),
+  ]);
 }
 
 describe("POST /api/dashboards", () => {
@@ -273,6 +274,30 @@ describe("GET /api/dashboards", () => {
     const admin = await registerOrg();
     const res = await api("GET", "/api/dashboards", { token: admin.token });
     expect(res.body).toEqual({ data: [], meta: { total: 0, page: 1, limit: 20, pages: 0 } });
+  });
+
+  it("keeps the stored total exact through creates, deletes, a delete that lost a race and a refused If-Match", async () => {
+    const admin = await registerOrg();
+    const org = await orgOf(admin);
+    const total = async () => (await api("GET", "/api/dashboards", { token: admin.token })).body.meta.total;
+    const counted = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM dashboards WHERE organization_id = ?").bind(org).first<{ n: number }>())!.n;
+
+    const made = await Promise.all([0, 1, 2, 3, 4].map((i) => newDashboard(admin, { name: `D${i}`, isPublic: i % 2 === 0 })));
+    expect(await total()).toBe(5);
+    // Two deletes of one dashboard at once: one removes it (the other may find it gone first, or
+    // delete nothing), and it is counted out once.
+    const twice = await Promise.all([0, 1].map(() => api("DELETE", `/api/dashboards/${made[0]!.id}`, { token: admin.token })));
+    expect(twice.map((r) => r.status)).toContain(204);
+    for (const res of twice) expect([204, 404]).toContain(res.status);
+    expect(await total()).toBe(4);
+    const stale = await api("DELETE", `/api/dashboards/${made[1]!.id}`, { token: admin.token, headers: { "If-Match": '"999"' } });
+    expect(stale.status).toBe(412);
+    expect(await total()).toBe(4);
+    expect(await counted()).toBe(4);
+    // The filtered totals are counted; together they make the stored one.
+    const part = async (query: string) => (await api("GET", `/api/dashboards?${query}`, { token: admin.token })).body.meta.total;
+    expect((await part("isPublic=true")) + (await part("isPublic=false"))).toBe(4);
   });
 
   it("sorts by -createdAt by default and by name case-insensitively, ties broken by id", async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import * as schema from "../src/db/schema";
 import type { Actor } from "../src/env";
 import { createDashboard, deleteDashboard, updateDashboard } from "../src/services/dashboards";
-import type { DomainEvent, EventPublisher, Statement } from "../src/services/events";
+import { noEvents, type DomainEvent, type EventPublisher, type Statement } from "../src/services/events";
 import { createWidget, deleteWidget, updateWidget } from "../src/services/widgets";
 import { ISO_MS, registerOrg, type TestUser } from "./helpers";
 
@@ -14,10 +14,10 @@ const db = drizzle(env.DB, { schema });
 function recordingPublisher() {
   const commits: { statements: Statement[]; events: DomainEvent[] }[] = [];
   const publisher: EventPublisher = {
-    async commit(database, statements, events) {
+    async commit(database, statements, events, before) {
       // The payloads are what receivers see; onlyIf is the outbox's condition, tested elsewhere.
       commits.push({ statements, events: events.map(({ onlyIf: _onlyIf, ...event }) => event) });
-      return database.batch(statements);
+      return noEvents.commit(database, statements, events, before);
     },
   };
   return { publisher, commits, events: () => commits.flatMap((c) => c.events) };

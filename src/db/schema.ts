@@ -14,6 +14,9 @@ export type Role = (typeof ROLES)[number];
 export const organizations = sqliteTable("organizations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
+  // How many dashboards the organization has: kept by the same batch that creates or deletes
+  // one (services/dashboards.ts), so the list's total is one row read, not a count of them all.
+  dashboardCount: integer("dashboard_count").notNull().default(0),
   ...timestamps,
 });
 
@@ -103,7 +106,15 @@ export const dashboards = sqliteTable(
     updatedBy: text("updated_by"),
     ...timestamps,
   },
-  (t) => [index("dashboards_org_created_idx").on(t.organizationId, t.createdAt)],
+  // One index per list order (GET /api/dashboards ?sort=), each ending in the id tie-break, so a
+  // page is read in order from the index and stops after `limit` rows, whatever the organization's
+  // size; the is_public one also answers ?isPublic= (its page by creation time, its count).
+  (t) => [
+    index("dashboards_org_created_idx").on(t.organizationId, t.createdAt, t.id),
+    index("dashboards_org_updated_idx").on(t.organizationId, t.updatedAt, t.id),
+    index("dashboards_org_name_idx").on(t.organizationId, sql`${t.name} COLLATE NOCASE`, t.id),
+    index("dashboards_org_public_idx").on(t.organizationId, t.isPublic, t.createdAt, t.id),
+  ],
 );
 
 export const WIDGET_TYPES = [

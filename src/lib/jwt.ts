@@ -11,6 +11,19 @@ const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/i;
 /** The access token of an `Authorization` header, or null when it is not `Bearer <JWT>`. */
 export const bearerToken = (header: string | undefined): string | null => BEARER.exec(header ?? "")?.[1] ?? null;
 
+// The HMAC key imported once per secret and isolate (config is parsed once, so the same bytes):
+// given raw bytes, jose would import them again for every token it signs or checks.
+// The key, not a promise of it, is shared: a promise is tied to the request that made it.
+const keys = new WeakMap<Uint8Array, CryptoKey>();
+async function hmacKey(secret: Uint8Array): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = await crypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 export async function signAccessToken(actor: Actor, config: Config, now = Date.now()): Promise<string> {
   const iat = Math.floor(now / 1000);
   return new SignJWT({ org: actor.organizationId, role: actor.role, ...(actor.sessionId ? { sid: actor.sessionId } : {}) })
@@ -21,13 +34,13 @@ export async function signAccessToken(actor: Actor, config: Config, now = Date.n
     .setIssuedAt(iat)
     .setExpirationTime(iat + config.accessTokenTtlSeconds)
     .setJti(crypto.randomUUID())
-    .sign(config.jwtSecret);
+    .sign(await hmacKey(config.jwtSecret));
 }
 
 /** Verifies signature, algorithm, issuer, audience and expiry; any failure is 401. */
 export async function verifyAccessToken(token: string, config: Config): Promise<Actor> {
   try {
-    const { payload } = await jwtVerify(token, config.jwtSecret, {
+    const { payload } = await jwtVerify(token, await hmacKey(config.jwtSecret), {
       algorithms: [ALGORITHM],
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,

@@ -29,21 +29,30 @@ export function pageOf<T>(data: T[], total: number, page: number, limit: number)
 
 export const offsetOf = (page: number, limit: number) => (page - 1) * limit;
 
-/**
- * One page of a table and the total behind it, in a single D1 round trip (one batch). `extra`
- * statements (an existence check, say) run in the same batch; their results come back in order.
- */
+export interface PageOptions {
+  /** Statements (an existence check, say) run in the same batch; their results come back in order. */
+  extra?: Statement[];
+  /** The page query, already built (src/db/prepared.ts), in place of one from `where`, `orderBy` and `window`. */
+  page?: Statement;
+  /**
+   * A query answering `[{ total }]` in place of `count(*)` over `where` (which reads every
+   * matching row): e.g. a stored counter.
+   */
+  total?: Statement;
+}
+
+/** One page of a table and the total behind it, in a single D1 round trip (one batch). */
 export async function selectPage<T extends SQLiteTable>(
   db: Database,
   table: T,
   where: SQL | undefined,
   orderBy: SQL[],
   window: { limit: number; offset: number },
-  extra: Statement[] = [],
+  { extra = [], page, total }: PageOptions = {},
 ): Promise<{ rows: InferSelectModel<T>[]; total: number; extra: unknown[] }> {
   const results = (await db.batch([
-    db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(window.limit).offset(window.offset),
-    db.select({ total: count() }).from(table as SQLiteTable).where(where),
+    page ?? db.select().from(table as SQLiteTable).where(where).orderBy(...orderBy).limit(window.limit).offset(window.offset),
+    total ?? db.select({ total: count() }).from(table as SQLiteTable).where(where),
     ...extra,
   ])) as unknown[];
   const [rows, totals] = results as [InferSelectModel<T>[], { total: number }[]];

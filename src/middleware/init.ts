@@ -1,8 +1,7 @@
-import { drizzle } from "drizzle-orm/d1";
 import type { Context, Next } from "hono";
 import { createMiddleware } from "hono/factory";
 import { routePath } from "hono/route";
-import * as schema from "../db/schema";
+import { databaseFor } from "../db/database";
 import { ConfigError, loadConfig, type AppEnv } from "../env";
 import { ApiError } from "../lib/errors";
 import { log } from "../lib/log";
@@ -60,7 +59,7 @@ async function prepare(c: Context<AppEnv>, next: Next) {
     }
     throw err;
   }
-  c.set("db", drizzle(c.env.DB, { schema }));
+  c.set("db", databaseFor(c.env.DB));
   // Dashboard/widget changes commit with their webhook deliveries; the Queue send runs after
   // the response (waitUntil), and if it fails the sweeper sends them later.
   c.set("events", createWebhookPublisher({ queue: c.env.WEBHOOK_QUEUE, defer: (work) => c.executionCtx.waitUntil(work) }));

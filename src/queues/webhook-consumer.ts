@@ -11,8 +11,7 @@
 // runs, `next_attempt_at` is pushed past its timeout (a lease): if the Worker dies mid-attempt the
 // sweeper picks the row up once the lease has expired.
 import { and, eq, isNull, lte, or, sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import * as schema from "../db/schema";
+import { databaseFor } from "../db/database";
 import { webhookDeliveries, webhookDeliveryAttempts, webhookSubscriptions, type WebhookDelivery, type WebhookSubscription } from "../db/schema";
 import { ConfigError, loadConfig, MAX_QUEUE_DELAY_SECONDS, type Config, type Database } from "../env";
 import { decryptSecret } from "../lib/crypto";
@@ -64,7 +63,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Env): 
     batch.retryAll({ delaySeconds: 300 });
     return;
   }
-  const db = drizzle(env.DB, { schema });
+  const db = databaseFor(env.DB);
   if (batch.queue === config.webhooks.deadLetterQueue) return handleDeadLetterBatch(db, batch);
   const queue = [...batch.messages];
   const lane = async () => {

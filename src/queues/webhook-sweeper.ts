@@ -4,8 +4,7 @@
 // NULL, updated_at = now) before sending means the same row is re-sent at most once per grace
 // period however long the Queue takes; duplicates that do arrive lose the consumer's claim.
 import { sql } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/d1";
-import * as schema from "../db/schema";
+import { databaseFor } from "../db/database";
 import { loadConfig } from "../env";
 import { errorFields, log } from "../lib/log";
 import { nowIso } from "../lib/time";
@@ -20,7 +19,7 @@ export const SWEEP_LIMIT = 1000;
  */
 export async function sweepPendingDeliveries(env: Env, now: number, queue: WebhookQueue = env.WEBHOOK_QUEUE): Promise<number> {
   const config = loadConfig(env);
-  const db = drizzle(env.DB, { schema });
+  const db = databaseFor(env.DB);
   const cutoff = nowIso(now - config.webhooks.sweepGraceSeconds * 1000);
   // A pending row is due at next_attempt_at (retry time or attempt lease), or, when that is
   // NULL, since it was written (updated_at).

@@ -1,5 +1,6 @@
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { dashboards, widgets, type Dashboard, type Widget } from "../db/schema";
+import { prepared } from "../db/prepared";
+import { dashboards, organizations, widgets, type Dashboard, type Widget } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
@@ -51,6 +52,21 @@ export function toPublicDashboardResponse(dashboard: Dashboard, widgetResponses:
 
 const inOrg = (actor: Actor, id: string) => and(eq(dashboards.id, id), eq(dashboards.organizationId, actor.organizationId));
 
+// The reads every dashboard view makes, built once (src/db/prepared.ts); values bound per call.
+const dashboardInOrg = prepared((db) =>
+  db
+    .select()
+    .from(dashboards)
+    .where(and(eq(dashboards.id, sql.placeholder("id")), eq(dashboards.organizationId, sql.placeholder("org")))),
+);
+const widgetsOfDashboard = prepared((db) =>
+  db
+    .select()
+    .from(widgets)
+    .where(and(eq(widgets.dashboardId, sql.placeholder("id")), eq(widgets.organizationId, sql.placeholder("org"))))
+    .orderBy(...WIDGET_ORDER),
+);
+
 export async function getDashboard(db: Database, actor: Actor, id: string): Promise<Dashboard> {
   const dashboard = await db.select().from(dashboards).where(inOrg(actor, id)).get();
   if (!dashboard) throw notFound("Dashboard");
@@ -63,14 +79,8 @@ export interface DashboardWithWidgets {
 }
 
 export async function getDashboardWithWidgets(db: Database, actor: Actor, id: string): Promise<DashboardWithWidgets> {
-  const [[dashboard], rows] = await db.batch([
-    db.select().from(dashboards).where(inOrg(actor, id)),
-    db
-      .select()
-      .from(widgets)
-      .where(and(eq(widgets.dashboardId, id), eq(widgets.organizationId, actor.organizationId)))
-      .orderBy(...WIDGET_ORDER),
-  ]);
+  const values = { id, org: actor.organizationId };
+  const [[dashboard], rows] = await db.batch([dashboardInOrg(db, "one", values), widgetsOfDashboard(db, "all", values)]);
   if (!dashboard) throw notFound("Dashboard");
   return { dashboard, widgets: rows };
 }
@@ -101,17 +111,77 @@ const DASHBOARD_SORT = {
   updatedAt: dashboards.updatedAt,
 } as const;
 
+type SortField = ListDashboardsQuery["sort"]["field"];
+type Direction = ListDashboardsQuery["sort"]["direction"];
+/** Which list query: its order and which filters it has (their values are bound per call). */
+type ListShape = `${SortField} ${Direction}${"" | " public"}${"" | " search"}`;
+
+/** The list's filter, with placeholders (`org`, `isPublic`, `search`) for a prepared shape or values for a one-off query. */
+function listWhere(org: unknown, isPublic: unknown, search: unknown) {
+  return and(
+    eq(dashboards.organizationId, org as string),
+    isPublic !== undefined ? eq(dashboards.isPublic, isPublic as boolean) : undefined,
+    search !== undefined ? containsText(dashboards.name, search as string) : undefined,
+  );
+}
+
+const listPage = prepared((db, shape: ListShape) => {
+  const [field, direction] = shape.split(" ") as [SortField, Direction];
+  const where = listWhere(
+    sql.placeholder("org"),
+    shape.includes(" public") ? sql.placeholder("isPublic") : undefined,
+    shape.includes(" search") ? sql.placeholder("search") : undefined,
+  );
+  return db
+    .select()
+    .from(dashboards)
+    .where(where)
+    .orderBy(...orderWithTieBreak(DASHBOARD_SORT[field], dashboards.id, direction))
+    .limit(sql.placeholder("limit"))
+    .offset(sql.placeholder("offset"));
+});
+
+const storedCount = prepared((db) =>
+  db.select({ total: organizations.dashboardCount }).from(organizations).where(eq(organizations.id, sql.placeholder("org"))),
+);
+
 export async function listDashboards(db: Database, actor: Actor, query: ListDashboardsQuery) {
-  const filters: (SQL | undefined)[] = [
-    eq(dashboards.organizationId, actor.organizationId),
-    query.isPublic !== undefined ? eq(dashboards.isPublic, query.isPublic) : undefined,
-    query.q ? containsText(dashboards.name, query.q) : undefined,
-  ];
-  const where = and(...filters);
-  const order = orderWithTieBreak(DASHBOARD_SORT[query.sort.field], dashboards.id, query.sort.direction);
-  const { rows, total } = await selectPage(db, dashboards, where, order, { limit: query.limit, offset: offsetOf(query.page, query.limit) });
+  const search = query.q;
+  const shape: ListShape = `${query.sort.field} ${query.sort.direction}${query.isPublic !== undefined ? " public" : ""}${search !== undefined ? " search" : ""}`;
+  const window = { limit: query.limit, offset: offsetOf(query.page, query.limit) };
+  // Placeholder values skip drizzle's column mapping: the boolean goes in as SQLite stores it.
+  const page = listPage(db, shape, { org: actor.organizationId, isPublic: query.isPublic ? 1 : 0, search, ...window });
+  // Unfiltered, the total is the organization's stored count: one row read, however many
+  // dashboards. A filtered total counts its rows (from an index: see the schema).
+  const unfiltered = query.isPublic === undefined && search === undefined;
+  const { rows, total } = await selectPage(
+    db,
+    dashboards,
+    listWhere(actor.organizationId, query.isPublic, search),
+    [],
+    window,
+    { page, ...(unfiltered && { total: storedCount(db, "org", { org: actor.organizationId }) }) },
+  );
   return pageOf(rows.map(toDashboardListItem), total, query.page, query.limit);
 }
+
+// organizations.dashboard_count, kept by the batch that creates or deletes a dashboard.
+const countCreated = (db: Database, actor: Actor) =>
+  db
+    .update(organizations)
+    .set({ dashboardCount: sql`${organizations.dashboardCount} + 1` })
+    .where(eq(organizations.id, actor.organizationId));
+
+/**
+ * Counts a dashboard out in the batch that deletes it, when the DELETE's condition `applies` holds:
+ * it runs just before that DELETE, in the same transaction, so both see the same rows, and a
+ * delete that finds nothing (a concurrent delete got there first) subtracts nothing.
+ */
+const countDeleting = (db: Database, actor: Actor, applies: SQL | undefined) =>
+  db
+    .update(organizations)
+    .set({ dashboardCount: sql`${organizations.dashboardCount} - 1` })
+    .where(and(eq(organizations.id, actor.organizationId), sql`EXISTS (SELECT 1 FROM ${dashboards} WHERE ${applies})`));
 
 type DashboardEvent = "dashboard.created" | "dashboard.updated" | "dashboard.deleted";
 
@@ -148,7 +218,7 @@ export async function createDashboard(
     isPublic: dashboard.isPublic,
     createdBy: actor.userId,
   });
-  await events.commit(db, [db.insert(dashboards).values(dashboard)], [event]);
+  await events.commit(db, [db.insert(dashboards).values(dashboard)], [event], [countCreated(db, actor)]);
   return dashboard;
 }
 
@@ -245,10 +315,12 @@ export async function deleteDashboard(
     const widgetsUnchanged = sql`(SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}) = ${doomed.length}
       AND (SELECT count(*) FROM ${widgets} WHERE ${ofThisDashboard}
         AND ${widgets.id} || '@' || ${widgets.updatedAt} IN (SELECT value FROM json_each(${fingerprints}))) = ${doomed.length}`;
+    const applies = and(inOrg(actor, id), versionHolds(precondition), widgetsUnchanged);
     const [deleted] = (await events.commit(
       db,
-      [db.delete(dashboards).where(and(inOrg(actor, id), versionHolds(precondition), widgetsUnchanged)).returning({ id: dashboards.id })],
+      [db.delete(dashboards).where(applies).returning({ id: dashboards.id })],
       allEvents,
+      [countDeleting(db, actor, applies)],
     )) as [{ id: string }[]];
     if (deleted.length > 0) return;
     if (attempt === DELETE_ATTEMPTS) throw conflict("The dashboard's widgets kept changing while it was being deleted; try again");

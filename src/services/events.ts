@@ -36,8 +36,12 @@ export function domainEvent<E extends WebhookEvent>(
  * change and its events are committed or lost together.
  */
 export interface EventPublisher {
-  /** Runs `statements` (plus the events' own writes) in one `db.batch`; returns the results of `statements` in order. */
-  commit(db: Database, statements: [Statement, ...Statement[]], events: DomainEvent[]): Promise<unknown[]>;
+  /**
+   * Runs `statements` (plus the events' own writes) in one `db.batch`; returns the results of
+   * `statements` in order. `before`: bookkeeping that goes first in the same batch and is no part
+   * of the change (a dashboard count), so changes() after the change is still the change's own.
+   */
+  commit(db: Database, statements: [Statement, ...Statement[]], events: DomainEvent[], before?: Statement[]): Promise<unknown[]>;
 }
 
 /**
@@ -50,7 +54,7 @@ export const changedARow = sql`changes() > 0`;
 
 /** A publisher that records nothing: the change alone. */
 export const noEvents: EventPublisher = {
-  async commit(db, statements) {
-    return db.batch(statements);
+  async commit(db, statements, _events, before = []) {
+    return ((await db.batch([...before, ...statements] as [Statement, ...Statement[]])) as unknown[]).slice(before.length);
   },
 };

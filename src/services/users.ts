@@ -1,4 +1,5 @@
 import { and, eq, ne, sql } from "drizzle-orm";
+import { prepared } from "../db/prepared";
 import { refreshTokens, users, type User } from "../db/schema";
 import type { Actor, Database } from "../env";
 import { hashPassword, verifyPassword } from "../lib/crypto";
@@ -22,31 +23,45 @@ export function toUserResponse(user: User): UserResponse {
 }
 
 /**
- * The current identity behind a token, or null if the user is gone or moved, or the login
- * session the token was issued for has ended (logout, a password change elsewhere, refresh-token
- * reuse): an access token dies with its session, not only when it expires.
+ * The current identity behind a token: one row if the user still exists in the token's
+ * organization and the login session the token was issued for is live, none if the user is
+ * gone or moved or the session has ended (logout, a password change elsewhere, refresh-token
+ * reuse): an access token dies with its session, not only when it expires. A query, not a
+ * result, so it can ride in the same D1 batch as a read (middleware/auth.ts).
  */
-export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
-  const row = await db
+export function actorLookup(db: Database, userId: string, organizationId: string, sessionId: string) {
+  return actorQuery(db, "actor", { userId, organizationId, sessionId });
+}
+
+// Every authenticated request makes it: built once (src/db/prepared.ts).
+const actorQuery = prepared((db) =>
+  db
     .select({ userId: users.id, organizationId: users.organizationId, role: users.role })
     .from(users)
     .where(
       and(
-        eq(users.id, userId),
-        eq(users.organizationId, organizationId),
-        sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sessionId} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
+        eq(users.id, sql.placeholder("userId")),
+        eq(users.organizationId, sql.placeholder("organizationId")),
+        sql`EXISTS (SELECT 1 FROM ${refreshTokens} WHERE ${refreshTokens.familyId} = ${sql.placeholder("sessionId")} AND ${refreshTokens.userId} = ${users.id} AND ${refreshTokens.revokedAt} IS NULL)`,
       ),
     )
-    .get();
+    .limit(1),
+);
+
+/** actorLookup's rows as the actor, or null. */
+export function actorFrom(rows: Omit<Actor, "sessionId">[], sessionId: string): Actor | null {
+  const row = rows[0];
   return row ? { ...row, sessionId } : null;
 }
 
+export async function findActor(db: Database, userId: string, organizationId: string, sessionId: string): Promise<Actor | null> {
+  const [rows] = await db.batch([actorLookup(db, userId, organizationId, sessionId)]);
+  return actorFrom(rows, sessionId);
+}
+
 export async function getUser(db: Database, actor: Actor, id: string): Promise<User> {
-  const user = await db
-    .select()
-    .from(users)
-    .where(and(eq(users.id, id), eq(users.organizationId, actor.organizationId)))
-    .get();
+  // A batch of one, so a read's actor check joins it (GET /api/users/me: one round trip).
+  const [[user]] = await db.batch([db.select().from(users).where(and(eq(users.id, id), eq(users.organizationId, actor.organizationId)))]);
   if (!user) throw notFound("User");
   return user;
 }

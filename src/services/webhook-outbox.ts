@@ -7,7 +7,7 @@ import { webhookDeliveries, type WebhookDelivery } from "../db/schema";
 import type { Database } from "../env";
 import { errorFields, log } from "../lib/log";
 import { nowIso } from "../lib/time";
-import { changedARow, type DomainEvent, type EventPublisher, type Statement } from "./events";
+import { changedARow, noEvents, type DomainEvent, type EventPublisher, type Statement } from "./events";
 
 /** What the webhook Queue carries: just the row to deliver; everything else is read from D1. */
 export interface WebhookMessage {
@@ -120,8 +120,8 @@ export interface WebhookPublisherOptions {
 /** The real EventPublisher: the change, plus its outbox rows, in one batch; then the Queue. */
 export function createWebhookPublisher({ queue, defer }: WebhookPublisherOptions): EventPublisher {
   return {
-    async commit(db, statements, events) {
-      if (events.length === 0) return db.batch(statements);
+    async commit(db, statements, events, before = []) {
+      if (events.length === 0) return noEvents.commit(db, statements, events, before);
       const now = nowIso();
       const byOrg = new Map<string, OutboxEvent[]>();
       for (const e of events) {
@@ -134,7 +134,7 @@ export function createWebhookPublisher({ queue, defer }: WebhookPublisherOptions
       if (events.some((e) => e.onlyIf === changedARow) && (statements.length !== 1 || inserts.length !== 1)) {
         throw new Error("changedARow needs one change statement and events of one organization and one condition");
       }
-      const results = (await db.batch([...statements, ...inserts] as [Statement, ...Statement[]])) as unknown[];
+      const results = ((await db.batch([...before, ...statements, ...inserts] as [Statement, ...Statement[]])) as unknown[]).slice(before.length);
       const ids = results.slice(statements.length).flatMap((rows) => (rows as { id: string }[]).map((r) => r.id));
       const send = enqueueOrLeaveForSweeper(queue, ids);
       if (defer) defer(send);

@@ -92,7 +92,7 @@ export async function listWidgets(db: Database, actor: Actor, dashboardId: strin
     where,
     WIDGET_ORDER,
     { limit: query.limit, offset: offsetOf(query.page, query.limit) },
-    [dashboardInOrg(db, actor, dashboardId)],
+    { extra: [dashboardInOrg(db, actor, dashboardId)] },
   );
   if ((extra[0] as unknown[]).length === 0) throw dashboardNotFound();
   return pageOf(rows, total, query.page, query.limit);
