@@ -45,6 +45,12 @@ const workers = defineProject({
           // The sample data source: its own migrations and the same generated seed as npm run dev.
           SAMPLE_MIGRATIONS: await readD1Migrations("./sample-db/migrations"),
           SAMPLE_SEED: buildSampleSeedStatements() as string[],
+          // Property-based API fuzz (test/fuzz-*.test.ts): a fixed seed unless overridden, the
+          // number of generated route cases per run, and a single route + fast-check path to replay.
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+          FUZZ_RUNS: process.env.FUZZ_RUNS ?? "",
+          FUZZ_ROUTE: process.env.FUZZ_ROUTE ?? "",
+          FUZZ_PATH: process.env.FUZZ_PATH ?? "",
         },
       },
     })),

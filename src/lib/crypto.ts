@@ -1,6 +1,8 @@
 // Password hashing, opaque tokens and field encryption, all on WebCrypto.
 
 const encoder = new TextEncoder();
+// ignoreBOM: a secret that starts with U+FEFF keeps it (the default decoder strips it).
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 export function toBase64(bytes: Uint8Array): string {
   let binary = "";
@@ -107,5 +109,5 @@ export async function decryptSecret(value: EncryptedValue, rawKey: Uint8Array): 
   if (value.keyVersion !== CURRENT_KEY_VERSION) throw new Error(`No encryption key for version ${value.keyVersion}`);
   const bytes = fromBase64(value.ciphertext);
   const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.slice(0, 12) }, await aesKey(rawKey), bytes.slice(12));
-  return new TextDecoder().decode(plain);
+  return decoder.decode(plain);
 }

@@ -5,6 +5,12 @@ import { unauthorized } from "./errors";
 
 const ALGORITHM = "HS256";
 
+// `Bearer <JWT>`; the scheme is case-insensitive (RFC 9110 §11.1), so `bearer` is the same.
+const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/i;
+
+/** The access token of an `Authorization` header, or null when it is not `Bearer <JWT>`. */
+export const bearerToken = (header: string | undefined): string | null => BEARER.exec(header ?? "")?.[1] ?? null;
+
 // The HMAC key imported once per secret and isolate (config is parsed once, so the same bytes):
 // given raw bytes, jose would import them again for every token it signs or checks.
 // The key, not a promise of it, is shared: a promise is tied to the request that made it.

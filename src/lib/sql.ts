@@ -1,4 +1,4 @@
-import { asc, desc, type SQL } from "drizzle-orm";
+import { asc, desc, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 
 /** ORDER BY the chosen column (or expression), then by id in the same direction, so pages never overlap. */
@@ -13,5 +13,9 @@ export function isUniqueViolation(err: unknown): boolean {
   return /UNIQUE constraint failed/i.test(text);
 }
 
-/** Escapes LIKE wildcards in user text (used with `ESCAPE '\'`). */
-export const escapeLike = (value: string) => value.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+/**
+ * `column` holds `text` as a substring, ignoring ASCII case (SQLite's lower() folds ASCII only).
+ * Not LIKE: D1 refuses a pattern over 50 bytes (a long search was a 500), a NUL cut the pattern
+ * short (matching everything), and instr() has no wildcards that need escaping.
+ */
+export const containsText = (column: SQLiteColumn, text: string): SQL => sql`instr(lower(${column}), lower(${text})) > 0`;

@@ -1,7 +1,8 @@
 import { zValidator } from "@hono/zod-validator";
-import type { Context, ValidationTargets } from "hono";
+import type { ValidationTargets } from "hono";
 import type { ZodType } from "zod";
 import { ApiError, type ErrorDetail } from "./errors";
+import { assertJsonBody } from "./json-body";
 
 type Issue = { path: PropertyKey[]; message: string; code?: string; keys?: string[] };
 
@@ -15,19 +16,6 @@ export function issuesToDetails(issues: readonly Issue[]): ErrorDetail[] {
     }
     return [{ field: base || "body", message: issue.message }];
   });
-}
-
-const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
-
-/** A route that takes a body takes JSON only: a body sent under another Content-Type is refused. */
-function assertJsonBody(c: Context): void {
-  const length = c.req.header("content-length");
-  const hasBody = (length !== undefined && length !== "0") || c.req.header("transfer-encoding") !== undefined;
-  if (hasBody && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
-    throw new ApiError("validation_error", "Request body must be JSON (Content-Type: application/json)", [
-      { field: "body", message: "Expected Content-Type application/json" },
-    ]);
-  }
 }
 
 /**
@@ -45,7 +33,7 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
   });
   if (target !== "json") return validator;
   return (async (c, next) => {
-    assertJsonBody(c);
+    await assertJsonBody(c);
     return validator(c, next);
   }) as typeof validator;
 };

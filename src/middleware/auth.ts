@@ -4,10 +4,8 @@ import { createMiddleware } from "hono/factory";
 import type { Role } from "../db/schema";
 import type { Actor, AppEnv, Database } from "../env";
 import { forbidden, unauthorized } from "../lib/errors";
-import { verifyAccessToken } from "../lib/jwt";
+import { bearerToken, verifyAccessToken } from "../lib/jwt";
 import { actorFrom, actorLookup, findActor } from "../services/users";
-
-const BEARER = /^Bearer ([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)$/;
 
 // Methods that change nothing: their check may come with the read instead of before it.
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
@@ -29,9 +27,8 @@ const invalidToken = () => unauthorized("Invalid or expired access token");
 export const requireAuth = createMiddleware<AppEnv>(async (c, next) => {
   // Mounted twice on one path (a sub-app's `*` and a route's own): the first one decides.
   if (c.get("actor")) return next();
-  const match = BEARER.exec(c.req.header("authorization") ?? "");
-  if (!match) throw unauthorized("Missing or malformed Authorization: Bearer header");
-  const token = match[1]!;
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw unauthorized("Missing or malformed Authorization: Bearer header");
   const verified = c.get("verifiedToken");
   const claims = verified?.token === token ? verified.claims : await verifyAccessToken(token, c.var.config);
   // Every token this API issues names its session; one without is not ours to honour.

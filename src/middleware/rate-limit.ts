@@ -3,7 +3,8 @@ import { createMiddleware } from "hono/factory";
 import type { Actor, AppEnv } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
-import { verifyAccessToken } from "../lib/jwt";
+import { assertJsonBody } from "../lib/json-body";
+import { bearerToken, verifyAccessToken } from "../lib/jwt";
 import { errorFields, log } from "../lib/log";
 import {
   clientIpKey,
@@ -104,9 +105,12 @@ export const byOrganization: RateLimitKey = (c) => c.var.actor.organizationId;
 /**
  * The email a login targets, trimmed and lower-cased like the validator does, hashed so no
  * address appears in object names. Reading the body through Hono's cache leaves it for the
- * validator; a body without an email skips this policy (the validator rejects it anyway).
+ * validator; a body without an email skips this policy (the validator rejects it anyway). The
+ * body passes the JSON gate first: once parsed here, the gate would only see the re-encoded
+ * JSON, and bytes that are not UTF-8 would pass as U+FFFD.
  */
 export const byLoginEmail: RateLimitKey = async (c) => {
+  await assertJsonBody(c);
   let body: unknown;
   try {
     body = await c.req.json();
@@ -118,8 +122,6 @@ export const byLoginEmail: RateLimitKey = async (c) => {
   return sha256Hex(email.trim().toLowerCase());
 };
 
-const BEARER = /^Bearer (\S+)$/;
-
 /**
  * The limiter every route gets: a request with a valid access token counts against its user,
  * anything else (no token, a bad or expired one) against its client IP. The token is checked
@@ -129,7 +131,8 @@ const BEARER = /^Bearer (\S+)$/;
 export const globalRateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const { user, ip } = c.var.config.rateLimits.policies;
   if (!user && !ip) return next();
-  const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
+  // The same parse as requireAuth, so a token counts against its user exactly when it authenticates.
+  const token = bearerToken(c.req.header("authorization"));
   if (token) {
     let claims: Actor | undefined;
     try {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { findInJson } from "../lib/json-walk";
 
 export const uuid = z.string().uuid();
 export const idParam = z.object({ id: uuid });
@@ -11,11 +12,27 @@ export const newPassword = z
   .max(128, { message: "Password must be at most 128 characters" });
 export const personName = z.string().trim().min(1, { message: "Required" }).max(100);
 
-/** A JSON object whose serialized form is at most `maxBytes` (config, layout). */
+/**
+ * Why a value inside free-form JSON would not be stored as sent: a number JSON cannot hold
+ * (`1e309` parses as Infinity, written back as null), or a `__proto__` key (copying it into an
+ * object sets the prototype instead, and the key is lost).
+ */
+const unstorable = (value: unknown, key: string | number | undefined) =>
+  key === "__proto__" ? 'The key "__proto__" is not allowed' : typeof value === "number" && !Number.isFinite(value) ? "Numbers must be finite" : null;
+
+/** A JSON object, stored exactly as sent, whose serialized form is at most `maxBytes` (config, layout). */
 export const jsonObject = (maxBytes: number) =>
-  z.record(z.string(), z.unknown()).refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= maxBytes, {
-    message: `Must serialize to at most ${maxBytes / 1024} KiB of JSON`,
-  });
+  z
+    .unknown()
+    // On the parsed body as sent: the record below would already have lost a `__proto__` key.
+    .superRefine((value, ctx) => {
+      const problem = findInJson(value, unstorable);
+      if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message });
+    })
+    .pipe(z.record(z.string(), z.unknown()))
+    .refine((value) => new TextEncoder().encode(JSON.stringify(value)).length <= maxBytes, {
+      message: `Must serialize to at most ${maxBytes / 1024} KiB of JSON`,
+    });
 
 /** `sort` values: a field name with an optional `-` for descending. */
 export const sortParam = <const F extends readonly [string, ...string[]]>(fields: F, fallback: string) =>

@@ -24,6 +24,8 @@ export const gridOverflowMessage = `x + width must be at most ${GRID.columns}`;
 type Payload = { value: unknown; issues: readonly { path?: PropertyKey[] }[] };
 /** Run the x + width check only when both are present and individually valid. */
 const bothValid = ({ value, issues }: Payload) => {
+  // zod asks this even when the body is no object at all (`null`, an array): nothing to check then.
+  if (typeof value !== "object" || value === null) return false;
   const v = value as { x?: unknown; width?: unknown };
   return (
     typeof v.x === "number" &&

@@ -4,7 +4,7 @@ import { dashboards, organizations, widgets, type Dashboard, type Widget } from 
 import type { Actor, Database } from "../env";
 import { ApiError, conflict, notFound } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
-import { escapeLike, orderWithTieBreak } from "../lib/sql";
+import { containsText, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import type {
   CreateDashboardInput,
@@ -116,13 +116,12 @@ type Direction = ListDashboardsQuery["sort"]["direction"];
 /** Which list query: its order and which filters it has (their values are bound per call). */
 type ListShape = `${SortField} ${Direction}${"" | " public"}${"" | " search"}`;
 
-/** The list's filter, with placeholders (`org`, `isPublic`, `pattern`) for a prepared shape or values for a one-off query. */
-function listWhere(org: unknown, isPublic: unknown, pattern: unknown) {
+/** The list's filter, with placeholders (`org`, `isPublic`, `search`) for a prepared shape or values for a one-off query. */
+function listWhere(org: unknown, isPublic: unknown, search: unknown) {
   return and(
     eq(dashboards.organizationId, org as string),
     isPublic !== undefined ? eq(dashboards.isPublic, isPublic as boolean) : undefined,
-    // LIKE is case-insensitive for ASCII in SQLite; the user's % and _ match literally.
-    pattern !== undefined ? sql`${dashboards.name} LIKE ${pattern} ESCAPE '\\'` : undefined,
+    search !== undefined ? containsText(dashboards.name, search as string) : undefined,
   );
 }
 
@@ -131,7 +130,7 @@ const listPage = prepared((db, shape: ListShape) => {
   const where = listWhere(
     sql.placeholder("org"),
     shape.includes(" public") ? sql.placeholder("isPublic") : undefined,
-    shape.includes(" search") ? sql.placeholder("pattern") : undefined,
+    shape.includes(" search") ? sql.placeholder("search") : undefined,
   );
   return db
     .select()
@@ -147,18 +146,18 @@ const storedCount = prepared((db) =>
 );
 
 export async function listDashboards(db: Database, actor: Actor, query: ListDashboardsQuery) {
-  const pattern = query.q ? `%${escapeLike(query.q)}%` : undefined;
-  const shape: ListShape = `${query.sort.field} ${query.sort.direction}${query.isPublic !== undefined ? " public" : ""}${pattern !== undefined ? " search" : ""}`;
+  const search = query.q;
+  const shape: ListShape = `${query.sort.field} ${query.sort.direction}${query.isPublic !== undefined ? " public" : ""}${search !== undefined ? " search" : ""}`;
   const window = { limit: query.limit, offset: offsetOf(query.page, query.limit) };
   // Placeholder values skip drizzle's column mapping: the boolean goes in as SQLite stores it.
-  const page = listPage(db, shape, { org: actor.organizationId, isPublic: query.isPublic ? 1 : 0, pattern, ...window });
+  const page = listPage(db, shape, { org: actor.organizationId, isPublic: query.isPublic ? 1 : 0, search, ...window });
   // Unfiltered, the total is the organization's stored count: one row read, however many
   // dashboards. A filtered total counts its rows (from an index: see the schema).
-  const unfiltered = query.isPublic === undefined && pattern === undefined;
+  const unfiltered = query.isPublic === undefined && search === undefined;
   const { rows, total } = await selectPage(
     db,
     dashboards,
-    listWhere(actor.organizationId, query.isPublic, pattern),
+    listWhere(actor.organizationId, query.isPublic, search),
     [],
     window,
     { page, ...(unfiltered && { total: storedCount(db, "org", { org: actor.organizationId }) }) },

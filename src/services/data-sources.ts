@@ -4,7 +4,7 @@ import type { Actor, Database } from "../env";
 import { decryptSecret, encryptSecret } from "../lib/crypto";
 import { conflict, forbidden, notFound, validationError } from "../lib/errors";
 import { offsetOf, pageOf, selectPage } from "../lib/pagination";
-import { escapeLike, orderWithTieBreak } from "../lib/sql";
+import { containsText, orderWithTieBreak } from "../lib/sql";
 import { nowIso } from "../lib/time";
 import { effectiveSslMode, PASSWORD_RESEND_MESSAGE, requiresPasswordResend } from "../schemas/data-source-connection";
 import {
@@ -107,7 +107,7 @@ export async function listDataSources(db: Database, actor: Actor, query: ListDat
   const filters: (SQL | undefined)[] = [
     eq(dataSources.organizationId, actor.organizationId),
     query.type === "sample" ? sql`0` : query.type ? eq(dataSources.type, query.type) : undefined,
-    query.q ? sql`${dataSources.name} LIKE ${`%${escapeLike(query.q)}%`} ESCAPE '\\'` : undefined,
+    query.q ? containsText(dataSources.name, query.q) : undefined,
   ];
   const where = and(...filters);
   const order = orderWithTieBreak(DATA_SOURCE_SORT[query.sort.field], dataSources.id, query.sort.direction);
