@@ -35,7 +35,8 @@ export const init = createMiddleware<AppEnv>(async (c, next) => {
 /** One structured line per request: what was asked, by whom, and how it ended. No secrets. */
 function logRequest(c: Context<AppEnv>, started: number, escaped: unknown) {
   const status = escaped === undefined ? c.res.status : escaped instanceof ApiError ? escaped.status : 500;
-  const actor = c.get("actor");
+  // A read's token is checked with its batch, after the actor is set: a 401 names nobody.
+  const actor = status === 401 ? undefined : c.get("actor");
   log(status >= 500 ? "error" : "info", "request", {
     method: c.req.method,
     // The route's pattern, not the path: ids stay out of the line and routes group in queries.
