@@ -79,7 +79,9 @@ export function createApp() {
     if (apiError.status >= 500) {
       log("error", apiError.code, { method: c.req.method, path: c.req.path, ...errorFields(err) });
     }
-    return c.json(apiError.toBody(), apiError.status, apiError.headers);
+    // RFC 6750: a 401 for a missing or bad access token names the scheme it wants.
+    const challenge: Record<string, string> = apiError.code === "unauthorized" ? { "WWW-Authenticate": 'Bearer realm="edgeboard"' } : {};
+    return c.json(apiError.toBody(), apiError.status, { ...challenge, ...apiError.headers });
   });
 
   return app;

@@ -85,6 +85,19 @@ describe("the access log", () => {
   });
 });
 
+describe("401 challenges", () => {
+  it("name the Bearer scheme (RFC 6750); a wrong password at login does not", async () => {
+    for (const headers of [{}, { authorization: "Bearer not.a.jwt" }] as Record<string, string>[]) {
+      const res = await api("GET", "/api/dashboards", { headers });
+      expectError(res, 401, "unauthorized");
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="edgeboard"');
+    }
+    const login = await api("POST", "/api/auth/login", { body: { email: "nobody@example.com", password: "wrong password 2" } });
+    expectError(login, 401, "invalid_credentials");
+    expect(login.headers.get("www-authenticate")).toBeNull();
+  });
+});
+
 describe("security and caching headers", () => {
   it("are on every kind of response", async () => {
     const admin = await registerOrg();
