@@ -6,7 +6,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import type { RateLimiter } from "../src/durable-objects/rate-limiter";
 import worker from "../src/index";
-import type { ApiResponse } from "./helpers";
+import { readResponse, requestInit, TEST_ORIGIN, type ApiResponse } from "./helpers";
 import { runResponseChecks } from "./response-checks";
 
 const injected = new Map<string, number>();
@@ -193,20 +193,10 @@ export interface CallOptions {
  * response checks, like every api() response.
  */
 export async function callWith(overrides: Partial<Env>, method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const request = new Request(`http://edgeboard.test${path}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
   const ctx = createExecutionContext();
-  const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
-  const text = await res.text();
+  const res = await worker.fetch(new Request(`${TEST_ORIGIN}${path}`, requestInit(method, options)), { ...env, ...overrides } as Env, ctx);
+  const { response, text } = await readResponse(res);
   await waitOnExecutionContext(ctx);
-  const body = text && (res.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text;
-  const response = { status: res.status, body, headers: res.headers };
   runResponseChecks({ method, path, requestBody: options.body, response, text });
   return response;
 }

@@ -16,8 +16,10 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** Calls the Worker under test through its real fetch handler. */
-export async function api<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+export const TEST_ORIGIN = "http://edgeboard.test";
+
+/** What every test request is made of: the token, a JSON body (or a raw one), extra headers. */
+export function requestInit(method: string, options: RequestOptions = {}): RequestInit {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   let body: BodyInit | undefined = options.rawBody;
@@ -25,11 +27,20 @@ export async function api<T = any>(method: string, path: string, options: Reques
     body = JSON.stringify(options.body);
     headers["content-type"] ??= "application/json";
   }
-  const res = await SELF.fetch(`http://edgeboard.test${path}`, { method, headers, body });
+  return { method, headers, body };
+}
+
+/** A Worker response read once: the text, and the body parsed when it says it is JSON. */
+export async function readResponse<T = any>(res: Response): Promise<{ response: ApiResponse<T>; text: string }> {
   const text = await res.text();
   let parsed: unknown = text;
   if (text && (res.headers.get("content-type") ?? "").includes("json")) parsed = JSON.parse(text);
-  const response = { status: res.status, body: parsed as T, headers: res.headers };
+  return { response: { status: res.status, body: parsed as T, headers: res.headers }, text };
+}
+
+/** Calls the Worker under test through its real fetch handler. */
+export async function api<T = any>(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse<T>> {
+  const { response, text } = await readResponse<T>(await SELF.fetch(`${TEST_ORIGIN}${path}`, requestInit(method, options)));
   runResponseChecks({ method, path, requestBody: options.body, response, text });
   return response;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { RateLimiter } from "../src/durable-objects/rate-limiter";
 import worker from "../src/index";
 import { sha256Hex } from "../src/lib/crypto";
-import { addMember, expectError, registerOrg, uniqueEmail, type ApiResponse } from "./helpers";
+import { addMember, expectError, readResponse, registerOrg, requestInit, TEST_ORIGIN, uniqueEmail, type ApiResponse } from "./helpers";
 
 // The suite's defaults (vitest.config.ts) keep every limit out of the way; each test here
 // calls the Worker with its own tight limits and a fixed limiter clock instead.
@@ -23,22 +23,13 @@ interface Call {
 }
 
 async function call(method: string, path: string, options: Call = {}, fetch = worker.fetch): Promise<ApiResponse> {
-  const headers: Record<string, string> = { ...options.headers };
-  if (options.ip) headers["cf-connecting-ip"] = options.ip;
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers["content-type"] = "application/json";
-  const request = new Request(`http://edgeboard.test${path}`, {
-    method,
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
+  const headers = { ...options.headers, ...(options.ip && { "cf-connecting-ip": options.ip }) };
+  const request = new Request(`${TEST_ORIGIN}${path}`, requestInit(method, { ...options, headers }));
   const testEnv = { ...env, RATE_LIMIT_TEST_NOW: String(T0 + (options.at ?? 0)), ...options.vars } as Env;
   const ctx = createExecutionContext();
   const res = await fetch(request, testEnv, ctx);
   await waitOnExecutionContext(ctx);
-  const text = await res.text();
-  const body = text && (res.headers.get("content-type") ?? "").includes("json") ? JSON.parse(text) : text;
-  return { status: res.status, body, headers: res.headers };
+  return (await readResponse(res)).response;
 }
 
 let ipCounter = 0;
