@@ -17,11 +17,11 @@
 // owning its users' sessions (so no two requests rotate one refresh token at once) and logging
 // each user in at most 8 times (the per-email login policy allows 10 per 15 minutes). A 429 is
 // counted and reported, not hidden, and does not fail the run.
-import { createServer } from "node:http";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { Webhook } from "standardwebhooks";
 import { ROOT, startWorker, stopAll } from "../bench/harness.mjs";
+import { startVerifyingReceiver } from "./lib/webhook-receiver.mjs";
 
 const { values: flags } = parseArgs({
   options: {
@@ -54,56 +54,27 @@ const unique = (prefix) => `${prefix}-${runId}-${++sequence}`;
 
 // ---- The webhook receiver
 
-function startReceiver() {
+async function startReceiver() {
   const state = {
     verifier: null,
     requests: 0,
     invalidSignatures: 0,
-    failedOnPurpose: 0,
-    seen: new Set(),
+    firstAttemptFailures: 0,
     /** webhook-id → { key, accepted: number } */
     byId: new Map(),
     /** logical event key → Set of webhook-ids accepted for it */
     byKey: new Map(),
   };
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      state.requests++;
-      const body = Buffer.concat(chunks).toString("utf8");
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([, v]) => typeof v === "string"));
-      let event;
-      try {
-        event = state.verifier.verify(body, headers);
-      } catch {
-        state.invalidSignatures++;
-        res.writeHead(401).end();
-        return;
-      }
-      const id = headers["webhook-id"];
-      // A share of first attempts fails, so retries are part of the traffic.
-      if (!state.seen.has(id)) {
-        state.seen.add(id);
-        if (Math.random() < FAIL_RATE) {
-          state.failedOnPurpose++;
-          res.writeHead(500).end("failing on purpose");
-          return;
-        }
-      }
-      const key = eventKey(event);
-      const entry = state.byId.get(id) ?? { key, accepted: 0 };
-      entry.accepted++;
-      state.byId.set(id, entry);
-      if (!state.byKey.has(key)) state.byKey.set(key, new Set());
-      state.byKey.get(key).add(id);
-      res.writeHead(200).end();
-    });
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(RECEIVER_PORT, "127.0.0.1", () => resolve({ server, state }));
-  });
+  const onAccepted = (event, id) => {
+    const key = eventKey(event);
+    const entry = state.byId.get(id) ?? { key, accepted: 0 };
+    entry.accepted++;
+    state.byId.set(id, entry);
+    if (!state.byKey.has(key)) state.byKey.set(key, new Set());
+    state.byKey.get(key).add(id);
+  };
+  const { server } = await startVerifyingReceiver({ port: RECEIVER_PORT, failRate: FAIL_RATE, state, onAccepted });
+  return { server, state };
 }
 
 /** One string per logical event: what a successful change must cause exactly once. */
@@ -474,7 +445,7 @@ async function soak(receiver) {
     ["events announced twice (two webhook-ids)", duplicates.length],
     ["unexpected events", unexpectedEvents.length],
     ["deliveries accepted again (same webhook-id, at least once)", redelivered],
-    ["first attempts failed on purpose (retried)", receiver.failedOnPurpose],
+    ["first attempts failed on purpose (retried)", receiver.firstAttemptFailures],
     ["receiver requests", receiver.requests],
     ["invalid signatures", receiver.invalidSignatures],
     ["changes of unknown outcome (network error)", uncertainIds.size],

@@ -10,10 +10,10 @@
 //   npx wrangler dev --port 8796 --var WEBHOOK_RETRY_SCHEDULE:1,2,4,8,16 --var ALLOW_PRIVATE_NETWORK_TARGETS:true
 // (`workerVars` below says so to a harness that starts the Worker itself). Standalone:
 //   node bench/cases/webhooks.mjs --base-url http://127.0.0.1:8796 [--changes 1000] [--concurrency 20]
-import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { Webhook } from "standardwebhooks";
+import { startVerifyingReceiver } from "../../scripts/lib/webhook-receiver.mjs";
 
 export const name = "webhooks";
 export const description = "1,000 dashboard changes → signed webhook deliveries, receiver fails 30% of first attempts";
@@ -51,10 +51,9 @@ async function call(baseUrl, method, path, token, body, stats) {
 }
 
 /** The unreliable receiver: verifies every delivery, fails a share of first attempts. */
-function startReceiver({ failRate, expectedNames }) {
+async function startReceiver({ failRate, expectedNames }) {
   const state = {
     verifier: null,
-    seen: new Set(),
     succeeded: new Set(),
     deliveredAt: new Map(),
     requests: 0,
@@ -63,41 +62,17 @@ function startReceiver({ failRate, expectedNames }) {
     invalidSignatures: 0,
     unexpected: 0,
   };
-  const server = createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (c) => chunks.push(c));
-    req.on("end", () => {
-      state.requests++;
-      const body = Buffer.concat(chunks).toString("utf8");
-      const headers = Object.fromEntries(Object.entries(req.headers).filter(([, v]) => typeof v === "string"));
-      let event;
-      try {
-        event = state.verifier.verify(body, headers);
-      } catch {
-        state.invalidSignatures++;
-        res.writeHead(401).end();
-        return;
-      }
-      const id = headers["webhook-id"];
-      if (!state.seen.has(id)) {
-        state.seen.add(id);
-        if (Math.random() < failRate) {
-          state.firstAttemptFailures++;
-          res.writeHead(500).end("simulated failure");
-          return;
-        }
-      }
-      if (state.succeeded.has(id)) state.duplicates++;
-      else {
-        state.succeeded.add(id);
-        const index = expectedNames.get(event?.data?.name);
-        if (index === undefined) state.unexpected++;
-        else if (!state.deliveredAt.has(index)) state.deliveredAt.set(index, performance.now());
-      }
-      res.writeHead(200).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, state, port: server.address().port })));
+  const onAccepted = (event, id) => {
+    if (state.succeeded.has(id)) state.duplicates++;
+    else {
+      state.succeeded.add(id);
+      const index = expectedNames.get(event?.data?.name);
+      if (index === undefined) state.unexpected++;
+      else if (!state.deliveredAt.has(index)) state.deliveredAt.set(index, performance.now());
+    }
+  };
+  const { server, port } = await startVerifyingReceiver({ failRate, state, onAccepted });
+  return { server, state, port };
 }
 
 /**
